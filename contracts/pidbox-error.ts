@@ -1,0 +1,39 @@
+/**
+ * Every error code pidbox reports, stable across versions. The gateway maps each to an HTTP status
+ * in one table (gateway/http-errors.ts); the worker stores them on failed invocations.
+ */
+export const ERROR_CODES = [
+  // sandbox (the runner itself failed, not the function)
+  'SANDBOX_SPAWN_FAILED',
+  'SANDBOX_INIT_FAILED',
+  'SANDBOX_BUSY',
+  // functions
+  'FUNCTION_NOT_FOUND',
+  'INVALID_FUNCTION_NAME',
+  'INVALID_FUNCTION_CONFIG',
+  'FUNCTION_BUILD_FAILED',
+  // requests
+  'INVALID_REQUEST',
+  'BODY_TOO_LARGE',
+  'INVALID_BATCH',
+  'TOO_MANY_REQUESTS',
+  'UNAUTHORIZED',
+  'INVOCATION_NOT_FOUND',
+  'NOT_FOUND',
+  'QUEUE_UNAVAILABLE',
+  'INTERNAL',
+  // configuration
+  'INVALID_CONFIG',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export class PidboxError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = 'PidboxError';
+    this.code = code;
+  }
+}

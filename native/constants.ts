@@ -1,0 +1,39 @@
+// Flag values from the Linux UAPI headers (sched.h, mount.h, prctl.h, wait.h, resource.h).
+
+export const CLONE_NEWNS = 0x00020000;
+export const CLONE_NEWUTS = 0x04000000;
+export const CLONE_NEWIPC = 0x08000000;
+export const CLONE_NEWPID = 0x20000000;
+export const CLONE_NEWNET = 0x40000000;
+
+export const MS_NOSUID = 2;
+export const MS_NODEV = 4;
+export const MS_NOEXEC = 8;
+export const MS_REC = 0x4000;
+export const MS_PRIVATE = 1 << 18;
+
+export const PR_SET_PDEATHSIG = 1;
+export const PR_SET_NAME = 15;
+export const PR_SET_CHILD_SUBREAPER = 36;
+export const PR_SET_NO_NEW_PRIVS = 38;
+
+export const WNOHANG = 1;
+export const WEXITED = 4;
+export const WNOWAIT = 0x01000000;
+export const P_ALL = 0;
+export const P_PID = 1;
+
+export const O_RDONLY = 0;
+export const O_CLOEXEC = 0o2000000;
+
+export const RLIMIT_NOFILE = 7;
+
+export const POSIX_SPAWN_SETPGROUP = 0x02;
+export const POSIX_SPAWN_SETSIGDEF = 0x04;
+export const POSIX_SPAWN_SETSIGMASK = 0x08;
+
+export const AF_INET = 2;
+export const SOCK_DGRAM = 2;
+export const SIOCGIFFLAGS = 0x8913;
+export const SIOCSIFFLAGS = 0x8914;
+export const IFF_UP = 0x1;

@@ -1,0 +1,354 @@
+// pidbox-init: PID 1 of every sandbox, and a standalone init for containers (bin/pidbox-init).
+//
+// Read top to bottom: arguments → become init (namespaces, /proc, subreaper, lifeline) → signals →
+// start the child → reap on every SIGCHLD → when the child exits, end everything and exit with its
+// status. The shape follows tini: each syscall is checked and its failure names the call; ESRCH and
+// ECHILD are expected; exit codes follow the shell (128 + signal, 126 and 127 for exec failures).
+//
+// Two modes:
+//   standalone  pidbox-init [--] CMD [ARGS…]   argv, environment, stdio and every other inherited
+//               descriptor pass to CMD unchanged; nothing is printed in normal operation.
+//   sandbox     started by a worker inside a fresh PID namespace, with its control socket on fd 3;
+//               it waits for a RunSpec there (so a warm pool can start it before a call is known),
+//               reports ready / started / exited, and ends its namespace when the socket closes.
+
+import { readFileSync, readSync, readdirSync, readlinkSync, writeSync } from 'node:fs';
+import {
+  CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWUTS, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_REC,
+  PR_SET_CHILD_SUBREAPER, PR_SET_PDEATHSIG, RLIMIT_NOFILE,
+} from '../../native/constants.js';
+import { EACCES, ENOENT, ESRCH, errnoText } from '../../native/errno.js';
+import * as libc from '../../native/libc.js';
+import { watchReadable, type FdWatch } from '../../native/poll.js';
+import { spawnProcess } from '../../native/spawn.js';
+import { SyscallError } from '../../native/syscall-error.js';
+import { lineDecoder, type InitToWorker, type RunSpec, type WorkerToInit } from './protocol.js';
+import { FORWARDED_SIGNALS, SURVIVED_SIGNALS, exitCodeOf, signalName, signalNumber } from './signals.js';
+
+const SIGKILL = 9;
+const SAVED_ENV_PREFIX = Buffer.from('PIDBOX_INIT_SAVED_');
+const USAGE = 'usage: pidbox-init [--] COMMAND [ARGS...]\n';
+
+interface InitArgs {
+  sandbox: boolean;
+  /** Namespaces the init creates for itself in sandbox mode, beyond mount (CLONE_NEW* flags). */
+  unshareFlags: number;
+  /** The soft RLIMIT_NOFILE the init was started with (Node raises it); given back to the child. */
+  nofileSoft: bigint | null;
+  command: Buffer[];
+}
+
+const state = {
+  isPid1: false,
+  child: 0,
+  zombiesReaped: 0,
+  peakProcesses: 0,
+  control: null as FdWatch | null,
+  finishing: false,
+};
+
+function fail(message: string, code: number): never {
+  writeSync(2, `pidbox-init: ${message}\n`);
+  process.exit(code);
+}
+
+// ---- arguments -------------------------------------------------------------------------------
+
+/** argv after the script, as raw bytes: process.argv has replaced bytes that are not UTF-8. */
+function rawArguments(): Buffer[] {
+  const parts = splitNul(readFileSync('/proc/self/cmdline'));
+  return parts.slice(2 + process.execArgv.length);
+}
+
+function splitNul(bytes: Buffer): Buffer[] {
+  const parts: Buffer[] = [];
+  let start = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    if (bytes[i] === 0) {
+      parts.push(bytes.subarray(start, i));
+      start = i + 1;
+    }
+  }
+  if (start < bytes.length) parts.push(bytes.subarray(start));
+  return parts;
+}
+
+function parseArguments(raw: Buffer[]): InitArgs {
+  const args: InitArgs = { sandbox: false, unshareFlags: 0, nofileSoft: null, command: [] };
+  let i = 0;
+  for (; i < raw.length; i++) {
+    const arg = raw[i]!.toString('latin1');
+    if (arg === '--') { i++; break; }
+    if (!arg.startsWith('--')) break;
+    if (arg === '--sandbox') args.sandbox = true;
+    else if (arg.startsWith('--nofile=')) args.nofileSoft = arg === '--nofile=unlimited' ? -1n : BigInt(arg.slice(9));
+    else if (arg.startsWith('--unshare=')) args.unshareFlags = namespaceFlags(arg.slice(10));
+    else fail(`unknown option ${arg}\n${USAGE}`, 2);
+  }
+  args.command = raw.slice(i);
+  if (!args.sandbox && args.command.length === 0) fail(`no command given\n${USAGE}`, 2);
+  return args;
+}
+
+function namespaceFlags(list: string): number {
+  let flags = 0;
+  for (const name of list.split(',').filter(Boolean)) {
+    if (name === 'net') flags |= CLONE_NEWNET;
+    else if (name === 'ipc') flags |= CLONE_NEWIPC;
+    else if (name === 'uts') flags |= CLONE_NEWUTS;
+    else fail(`unknown namespace ${name}`, 2);
+  }
+  return flags;
+}
+
+/**
+ * The environment the init was started with, as raw bytes. bin/pidbox-init moves variables that
+ * would change how Node runs the init itself (NODE_OPTIONS) to PIDBOX_INIT_SAVED_<NAME>; they are
+ * given back to the child under their own name.
+ */
+function rawEnvironment(): Buffer[] {
+  return splitNul(readFileSync('/proc/self/environ')).map((entry) =>
+    entry.subarray(0, SAVED_ENV_PREFIX.length).equals(SAVED_ENV_PREFIX) ? entry.subarray(SAVED_ENV_PREFIX.length) : entry,
+  );
+}
+
+// ---- becoming init ---------------------------------------------------------------------------
+
+function becomeInit(args: InitArgs): void {
+  state.isPid1 = libc.getpid() === 1;
+  if (args.sandbox) {
+    // Dies with its worker. The parent-death signal alone races with a worker that dies before
+    // this line runs; the control socket closing covers that window (see openControl).
+    libc.prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (!state.isPid1) fail('--sandbox needs a fresh PID namespace (the init must be PID 1)', 70);
+    // The mount namespace is made here, not in the worker: unshare(CLONE_NEWNS) on the worker's
+    // main thread would give that thread a private fs_struct, and setns back resets its cwd.
+    libc.unshare(CLONE_NEWNS | args.unshareFlags);
+    // Private first, so the new /proc does not propagate back to the host (mount_namespaces(7)).
+    libc.mount(null, '/', null, MS_REC | MS_PRIVATE);
+    libc.mount('proc', '/proc', 'proc', MS_NOSUID | MS_NODEV | MS_NOEXEC);
+    if (args.unshareFlags & CLONE_NEWNET) libc.setInterfaceUp('lo');
+  } else if (!state.isPid1) {
+    // Not PID 1: orphans would go to the real init. As a subreaper they come to us instead.
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 1);
+  }
+}
+
+// ---- signals ---------------------------------------------------------------------------------
+
+function installSignalHandlers(): void {
+  // A listener for every catchable signal: as PID 1 seen from a parent namespace, a signal without
+  // a handler would kill the init. A SIGUSR1 listener also keeps Node from opening its inspector.
+  for (const name of FORWARDED_SIGNALS) process.on(name, () => forwardSignal(name));
+  for (const name of SURVIVED_SIGNALS) process.on(name, () => {});
+  process.on('SIGCHLD', reapChildren);
+}
+
+function forwardSignal(name: NodeJS.Signals): void {
+  if (state.child === 0) return;
+  try {
+    libc.kill(-state.child, signalNumber(name));
+  } catch (error) {
+    if (!(error instanceof SyscallError && error.code === 'ESRCH')) throw error;
+  }
+}
+
+// ---- the child -------------------------------------------------------------------------------
+
+function startChild(argv: Buffer[], env: Buffer[], options: { cwd?: string; resultChannel?: boolean }): void {
+  const fds: Array<[number, number]> = [[0, 0], [1, 1], [2, 2]];
+  if (options.resultChannel) fds.push([4, 3]);
+  // Node marks stdio close-on-exec; dup2(fd, fd) in the spawn clears the flag for the child alone.
+  const foreground = libc.isatty(0) && libc.tcgetpgrp(0) >= 0;
+  try {
+    state.child = spawnProcess({
+      file: argv[0]!,
+      argv,
+      env,
+      fds,
+      ...(state.control ? { closeFrom: options.resultChannel ? 4 : 3 } : {}),
+      newProcessGroup: true,
+      ...(foreground ? { foregroundOf: 0 } : {}),
+      ...(options.cwd ? { cwd: options.cwd } : {}),
+    });
+  } catch (error) {
+    if (!(error instanceof SyscallError) || error.syscall !== 'posix_spawn') throw error;
+    const status = error.errno === ENOENT ? 127 : 126;
+    writeSync(2, `pidbox-init: cannot run '${argv[0]!.toString()}': ${errnoText(error.errno)}\n`);
+    if (state.control) {
+      send({ type: 'exited', code: status, signal: null, zombiesReaped: 0, peakProcesses: 1 });
+    }
+    finish(status);
+    return;
+  }
+  state.peakProcesses = Math.max(state.peakProcesses, 2);
+  if (state.control) send({ type: 'started', pid: state.child });
+}
+
+function restoreNofile(soft: bigint | null): void {
+  if (soft === null) return;
+  const current = libc.getrlimit(RLIMIT_NOFILE);
+  libc.setrlimit(RLIMIT_NOFILE, { soft: soft < 0n ? current.hard : soft, hard: current.hard });
+}
+
+// ---- reaping ---------------------------------------------------------------------------------
+
+/**
+ * Reaps every exited child: the function and any orphan reparented to us. Runs on SIGCHLD; signals
+ * coalesce, so it loops until nothing more has exited. The init spawns no process through libuv, so
+ * waitpid(-1) steals nothing from it.
+ */
+function reapChildren(): void {
+  if (state.control) state.peakProcesses = Math.max(state.peakProcesses, countProcesses());
+  for (;;) {
+    const exit = libc.reapOne(-1);
+    if (exit === 'running' || exit === 'none') return;
+    if (exit.pid !== state.child) {
+      state.zombiesReaped++;
+      continue;
+    }
+    state.child = 0;
+    const code = exitCodeOf(exit);
+    if (state.control) {
+      send({
+        type: 'exited',
+        code: exit.code,
+        signal: exit.signal === null ? null : signalName(exit.signal),
+        zombiesReaped: state.zombiesReaped,
+        peakProcesses: state.peakProcesses,
+      });
+    }
+    finish(code);
+    return;
+  }
+}
+
+/** Processes in our namespace, from the /proc we mounted for it (sandbox mode only). */
+function countProcesses(): number {
+  let n = 0;
+  for (const name of readdirSync('/proc')) if (name.charCodeAt(0) <= 57) n++;
+  return n;
+}
+
+// ---- ending ----------------------------------------------------------------------------------
+
+/** Ends everything the child left behind and exits with `code`, once the last message is written. */
+function finish(code: number): void {
+  if (state.finishing) return;
+  state.finishing = true;
+  killLeftovers();
+  process.exit(code);
+}
+
+function killLeftovers(): void {
+  if (state.isPid1) {
+    // kill(-1) from PID 1 reaches every process of this namespace and nothing outside it. The
+    // kernel does the same when PID 1 exits; doing it first keeps the order explicit.
+    signalIgnoringEsrch(-1);
+    return;
+  }
+  // A subreaper outside its own namespace must never kill(-1): it would signal the whole host.
+  // Its leftovers are the orphans reparented to it.
+  for (const pid of reparentedChildren()) signalIgnoringEsrch(pid);
+}
+
+function signalIgnoringEsrch(pid: number): void {
+  try {
+    libc.kill(pid, SIGKILL);
+  } catch (error) {
+    if (!(error instanceof SyscallError && error.errno === ESRCH)) throw error;
+  }
+}
+
+function reparentedChildren(): number[] {
+  const self = String(libc.getpid());
+  const children: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (name.charCodeAt(0) > 57) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
+      // Fields after the command (which may hold spaces and parentheses): state, ppid, …
+      const ppid = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1];
+      if (ppid === self) children.push(Number(name));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return children;
+}
+
+// ---- the control channel (sandbox mode) ------------------------------------------------------
+
+const CONTROL_FD = 3;
+
+function openControl(onRun: (spec: RunSpec) => void): FdWatch {
+  const buffer = Buffer.alloc(64 * 1024);
+  const decode = lineDecoder<WorkerToInit>((message) => {
+    switch (message.type) {
+      case 'run':
+        onRun(message.spec);
+        break;
+    }
+  });
+  const watch = watchReadable(CONTROL_FD, () => {
+    let n = 0;
+    try {
+      n = readSync(CONTROL_FD, buffer);
+    } catch {
+      n = 0;
+    }
+    if (n > 0) {
+      decode(buffer.subarray(0, n));
+      return;
+    }
+    // The lifeline: the worker's end closed (it exited or was killed). Nobody is left to report to.
+    watch.close();
+    state.control = null;
+    finish(137);
+  });
+  return watch;
+}
+
+/** Writes one message synchronously: the socket is blocking and the messages are small. */
+function send(message: InitToWorker): void {
+  if (!state.control) return;
+  try {
+    writeSync(CONTROL_FD, `${JSON.stringify(message)}\n`);
+  } catch {
+    // The worker is gone; the lifeline watch ends the sandbox.
+  }
+}
+
+// ---- main ------------------------------------------------------------------------------------
+
+function main(): void {
+  const args = parseArguments(rawArguments());
+  try {
+    becomeInit(args);
+  } catch (error) {
+    fail(error instanceof Error ? error.message : String(error), 70);
+  }
+  installSignalHandlers();
+
+  if (!args.sandbox) {
+    const env = rawEnvironment();
+    restoreNofile(args.nofileSoft);
+    // Node's signal handles do not keep the event loop alive; this timer does, and never fires in
+    // practice (24.8 days). The init does not poll: it wakes on signals only.
+    setInterval(() => {}, 0x7fffffff);
+    startChild(args.command, env, {});
+    return;
+  }
+
+  let started = false;
+  state.control = openControl((spec) => {
+    if (started) return;
+    started = true;
+    // Only in a UTS namespace of our own: otherwise this would rename the host.
+    if (spec.hostname && args.unshareFlags & CLONE_NEWUTS) libc.sethostname(spec.hostname);
+    startChild(spec.argv.map((a) => Buffer.from(a)), spec.env.map((e) => Buffer.from(e)), spec);
+  });
+  send({ type: 'ready', pidNamespace: readlinkSync('/proc/self/ns/pid') });
+}
+
+main();
