@@ -1,0 +1,51 @@
+// What crosses from gateway to worker and back: the request a function gets, and the result of one
+// invocation. One result shape for success and failure: a failed function is data.
+
+/** The HTTP request handed to a function. `body` travels base64-encoded inside job data. */
+export interface InvocationRequest {
+  method: string;
+  /** Path below the function's route, `/` when none; with the query string. */
+  path: string;
+  headers: Record<string, string>;
+  /** Raw body, base64. */
+  bodyBase64: string;
+}
+
+export type InvocationStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'timed_out' | 'cancelled';
+
+export const FINAL_STATUSES: readonly InvocationStatus[] = ['succeeded', 'failed', 'timed_out', 'cancelled'];
+
+export interface FunctionResponse {
+  status: number;
+  headers: Record<string, string>;
+  /** Raw body, base64. */
+  bodyBase64: string;
+}
+
+export interface SandboxReport {
+  /** `pid:[inode]` of the sandbox's pid namespace. */
+  pidNamespace: string;
+  /** Host pid of the sandbox's init. */
+  hostPid: number;
+  zombiesReaped: number;
+  peakProcesses: number;
+}
+
+/** The outcome of running a function once in a sandbox. */
+export interface FunctionResult {
+  status: Exclude<InvocationStatus, 'queued' | 'running'>;
+  response: FunctionResponse;
+  exit: { code: number | null; signal: string | null };
+  timings: {
+    /** Sandbox spawn → function started. */
+    startMs: number;
+    /** Function started → exited. */
+    runMs: number;
+  };
+  sandbox: SandboxReport;
+  /** The tail of the function's log (stderr, and stdout for node functions), at most maxLogBytes. */
+  log: string;
+  logTruncated: boolean;
+  /** Why it did not succeed, with a stable code. */
+  error?: { code: string; message: string };
+}

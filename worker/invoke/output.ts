@@ -1,0 +1,64 @@
+import type { Readable } from 'node:stream';
+
+/** Keeps the first `limitBytes` of a stream and drains the rest, so the writer never blocks. */
+export class BoundedBuffer {
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  overflowed = false;
+
+  constructor(private readonly limitBytes: number) {}
+
+  push(chunk: Buffer): void {
+    if (this.overflowed) return;
+    if (this.size + chunk.length > this.limitBytes) {
+      this.overflowed = true;
+      return;
+    }
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+  }
+
+  toBuffer(): Buffer {
+    return Buffer.concat(this.chunks, this.size);
+  }
+}
+
+/** Keeps the last `limitBytes` of everything pushed: the end of a log tells most. */
+export class TailBuffer {
+  private chunks: Buffer[] = [];
+  private size = 0;
+  truncated = false;
+
+  constructor(private readonly limitBytes: number) {}
+
+  push(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    while (this.size > this.limitBytes && this.chunks.length > 0) {
+      const first = this.chunks[0]!;
+      const excess = this.size - this.limitBytes;
+      this.truncated = true;
+      if (first.length <= excess) {
+        this.chunks.shift();
+        this.size -= first.length;
+      } else {
+        this.chunks[0] = first.subarray(excess);
+        this.size -= excess;
+      }
+    }
+  }
+
+  toString(): string {
+    return Buffer.concat(this.chunks, this.size).toString('utf8');
+  }
+}
+
+/** Resolves when the stream has ended or closed (or at once when there is none). */
+export function drained(stream: Readable | null): Promise<void> {
+  if (!stream || stream.readableEnded || stream.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    stream.once('end', resolve);
+    stream.once('close', resolve);
+    stream.once('error', () => resolve());
+  });
+}

@@ -1,0 +1,100 @@
+// Runs inside the sandbox as the function's process for node functions:
+//   node node-host.js BUNDLE
+// The request's method, path and headers come in PIDBOX_REQUEST (removed before the function
+// loads), its body on stdin. The response goes to descriptor 3 as one JSON line (status, headers)
+// followed by the raw body; stdout and stderr are the function's log. Imports only Node built-ins:
+// it starts once per invocation.
+
+import { closeSync, readFileSync, writeSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+
+const RESULT_FD = 3;
+
+interface RequestMeta {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  invocationId: string;
+  functionName: string;
+}
+
+export interface FunctionContext {
+  invocationId: string;
+  functionName: string;
+}
+
+function readRequestMeta(): RequestMeta {
+  const raw = process.env.PIDBOX_REQUEST ?? '{}';
+  delete process.env.PIDBOX_REQUEST;
+  const meta = JSON.parse(raw) as Partial<RequestMeta>;
+  return {
+    method: meta.method ?? 'POST',
+    path: meta.path ?? '/',
+    headers: meta.headers ?? {},
+    invocationId: meta.invocationId ?? '',
+    functionName: meta.functionName ?? '',
+  };
+}
+
+function toRequest(meta: RequestMeta, body: Buffer): Request {
+  const hasBody = meta.method !== 'GET' && meta.method !== 'HEAD';
+  const host = meta.headers.host ?? 'localhost';
+  return new Request(new URL(meta.path, `http://${host}`), {
+    method: meta.method,
+    headers: meta.headers,
+    ...(hasBody ? { body: body as unknown as BodyInit } : {}),
+  });
+}
+
+/** A Response as it is; any other value as JSON with status 200 (undefined: 204, no body). */
+async function toResult(value: unknown): Promise<{ status: number; headers: Record<string, string>; body: Buffer }> {
+  if (value instanceof Response) {
+    const headers: Record<string, string> = {};
+    value.headers.forEach((v, k) => (headers[k] = v));
+    return { status: value.status, headers, body: Buffer.from(await value.arrayBuffer()) };
+  }
+  if (value === undefined) return { status: 204, headers: {}, body: Buffer.alloc(0) };
+  return {
+    status: 200,
+    headers: { 'content-type': 'application/json' },
+    body: Buffer.from(JSON.stringify(value)),
+  };
+}
+
+function writeAll(fd: number, data: Buffer): void {
+  let offset = 0;
+  while (offset < data.length) offset += writeSync(fd, data, offset);
+}
+
+function writeResult(header: object, body: Buffer = Buffer.alloc(0)): void {
+  writeAll(RESULT_FD, Buffer.from(`${JSON.stringify(header)}\n`));
+  writeAll(RESULT_FD, body);
+  closeSync(RESULT_FD);
+}
+
+async function main(): Promise<void> {
+  const bundle = process.argv[2];
+  if (!bundle) throw new Error('node-host: no bundle given');
+  const meta = readRequestMeta();
+  const body = readFileSync(0);
+  const module = (await import(pathToFileURL(bundle).href)) as { default?: unknown };
+  const handler = module.default;
+  if (typeof handler !== 'function') {
+    throw new TypeError('the function module must export default a handler: (request, context) => Response | value');
+  }
+  const context: FunctionContext = { invocationId: meta.invocationId, functionName: meta.functionName };
+  const result = await toResult(await handler(toRequest(meta, body), context));
+  writeResult({ status: result.status, headers: result.headers }, result.body);
+  process.exit(0);
+}
+
+main().catch((error: unknown) => {
+  const e = error instanceof Error ? error : new Error(String(error));
+  process.stderr.write(`${e.stack ?? e.message}\n`);
+  try {
+    writeResult({ error: { name: e.name, message: e.message } });
+  } catch {
+    // The result channel is gone; the exit code still tells.
+  }
+  process.exit(1);
+});
