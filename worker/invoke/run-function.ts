@@ -6,6 +6,9 @@ import type { RunSpec } from '../init/protocol.js';
 import type { NodeBuilder } from '../runtimes/node-build.js';
 import { SANDBOX_PATH, spawnSandbox, type SandboxOutcome } from '../sandbox/spawn-sandbox.js';
 import { BoundedBuffer, TailBuffer, drained } from './output.js';
+import { traceSandbox, type SandboxTrace } from './sandbox-spans.js';
+import type { RecordedSpan } from '../../contracts/telemetry/recorded-span.js';
+import type { Tracing } from '../../contracts/telemetry/tracing.js';
 
 const NODE_HOST = fileURLToPath(new URL('../runtimes/node-host.js', import.meta.url));
 
@@ -27,6 +30,8 @@ export interface RunOptions {
   onLog?: (chunk: Buffer) => void;
   /** Called once the sandbox exists: its host pid and pid namespace. */
   onSandbox?: (info: { hostPid: number; pidNamespace: string }) => void;
+  /** Sandbox spans go to this tracer, children of the active span; the function's own spans are exported through it. */
+  tracing?: Tracing;
 }
 
 const DEFAULT_MAX_RESPONSE_BYTES = 6 * 1024 * 1024;
@@ -37,7 +42,19 @@ const DEFAULT_MAX_LOG_BYTES = 256 * 1024;
  * is a result (status, exit, error code); only a failure of the runner itself throws.
  */
 export async function runFunction(fn: FunctionInfo, request: InvocationRequest, options: RunOptions): Promise<FunctionResult> {
-  const spec = await runSpec(fn, request, options);
+  const spans = traceSandbox(options.tracing, fn);
+  try {
+    const result = await runInSandbox(fn, request, options, spans);
+    spans.finish(result);
+    return result;
+  } catch (error) {
+    spans.fail(error);
+    throw error;
+  }
+}
+
+async function runInSandbox(fn: FunctionInfo, request: InvocationRequest, options: RunOptions, spans: SandboxTrace): Promise<FunctionResult> {
+  const spec = await runSpec(fn, request, options, spans.traceEnv());
   const sandbox = spawnSandbox({
     run: spec,
     namespaces: { uts: true, ipc: true, net: fn.config.network === 'loopback' },
@@ -77,6 +94,7 @@ export async function runFunction(fn: FunctionInfo, request: InvocationRequest, 
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
   }
+  spans.sandboxEnded(outcome, sandbox.pid);
 
   const base = {
     exit: { code: outcome.code, signal: outcome.signal },
@@ -110,6 +128,7 @@ export async function runFunction(fn: FunctionInfo, request: InvocationRequest, 
     return { ...base, status: 'succeeded', response: { status: 200, headers: { 'content-type': fn.config.contentType }, bodyBase64: output.toString('base64') } };
   }
   const parsed = parseNodeResult(output);
+  if (parsed?.spans.length) options.tracing?.exportRecordedSpans(parsed.spans);
   if (parsed && 'error' in parsed) return failed('failed', 500, 'FUNCTION_FAILED', `the handler threw ${parsed.error.name}: ${parsed.error.message}`);
   if (outcome.exitCode !== 0) return failed('failed', 500, 'FUNCTION_FAILED', describeExit(outcome));
   if (!parsed) return failed('failed', 500, 'FUNCTION_FAILED', 'the function exited without a response');
@@ -119,7 +138,12 @@ export async function runFunction(fn: FunctionInfo, request: InvocationRequest, 
   return { ...base, status: 'succeeded', response: { status: parsed.status, headers: parsed.headers, bodyBase64: parsed.body.toString('base64') } };
 }
 
-async function runSpec(fn: FunctionInfo, request: InvocationRequest, options: RunOptions): Promise<RunSpec> {
+async function runSpec(
+  fn: FunctionInfo,
+  request: InvocationRequest,
+  options: RunOptions,
+  traceEnv: Record<string, string>,
+): Promise<RunSpec> {
   const env: Record<string, string> = {
     PATH: SANDBOX_PATH,
     HOME: '/tmp',
@@ -128,6 +152,7 @@ async function runSpec(fn: FunctionInfo, request: InvocationRequest, options: Ru
     PIDBOX_INVOCATION_ID: options.invocationId,
     ...fn.config.env,
     ...options.extraEnv,
+    ...traceEnv,
   };
   const common = { env: [] as string[], cwd: fn.dir, hostname: fn.name };
   if (fn.runtime === 'exec') {
@@ -150,17 +175,22 @@ function toEnvList(env: Record<string, string>): string[] {
   return Object.entries(env).map(([k, v]) => `${k}=${v}`);
 }
 
-type NodeResult = { status: number; headers: Record<string, string>; body: Buffer } | { error: { name: string; message: string } };
+type NodeResult = { spans: RecordedSpan[] } & (
+  | { status: number; headers: Record<string, string>; body: Buffer }
+  | { error: { name: string; message: string } }
+);
 
 function parseNodeResult(output: Buffer): NodeResult | null {
   const newline = output.indexOf(0x0a);
   if (newline < 0) return null;
   try {
-    const header = JSON.parse(output.subarray(0, newline).toString('utf8')) as
+    const header = JSON.parse(output.subarray(0, newline).toString('utf8')) as { spans?: RecordedSpan[] } & (
       | { status: number; headers: Record<string, string> }
-      | { error: { name: string; message: string } };
-    if ('error' in header) return header;
-    return { status: header.status, headers: header.headers, body: output.subarray(newline + 1) };
+      | { error: { name: string; message: string } }
+    );
+    const spans = Array.isArray(header.spans) ? header.spans : [];
+    if ('error' in header) return { error: header.error, spans };
+    return { status: header.status, headers: header.headers, body: output.subarray(newline + 1), spans };
   } catch {
     return null;
   }

@@ -3,7 +3,9 @@
 // The request's method, path and headers come in PIDBOX_REQUEST (removed before the function
 // loads), its body on stdin. The response goes to descriptor 3 as one JSON line (status, headers)
 // followed by the raw body; stdout and stderr are the function's log. Imports only Node built-ins:
-// it starts once per invocation.
+// it starts once per invocation. When the invocation is traced (TRACEPARENT is set), it also
+// loads @opentelemetry/api with a recording tracer (function-tracer.ts), makes the invocation's
+// context the active one around the handler, and returns the finished spans with the response.
 
 import { closeSync, readFileSync, writeSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
@@ -66,6 +68,29 @@ function writeAll(fd: number, data: Buffer): void {
   while (offset < data.length) offset += writeSync(fd, data, offset);
 }
 
+interface FunctionTracing {
+  run<T>(fn: () => T): T;
+  spans(): unknown[];
+}
+
+async function startFunctionTracing(traceparent: string): Promise<FunctionTracing> {
+  const [api, hooks, recorder] = await Promise.all([
+    import('@opentelemetry/api'),
+    import('@opentelemetry/context-async-hooks'),
+    import('./function-tracer.js'),
+  ]);
+  const provider = new recorder.RecordingTracerProvider();
+  api.context.setGlobalContextManager(new hooks.AsyncLocalStorageContextManager().enable());
+  api.trace.setGlobalTracerProvider(provider);
+  const parent = recorder.contextFromTraceparent(traceparent);
+  return {
+    run: (fn) => api.context.with(parent, fn),
+    spans: () => provider.recorder.finished,
+  };
+}
+
+let tracing: FunctionTracing | null = null;
+
 function writeResult(header: object, body: Buffer = Buffer.alloc(0)): void {
   writeAll(RESULT_FD, Buffer.from(`${JSON.stringify(header)}\n`));
   writeAll(RESULT_FD, body);
@@ -77,14 +102,17 @@ async function main(): Promise<void> {
   if (!bundle) throw new Error('node-host: no bundle given');
   const meta = readRequestMeta();
   const body = readFileSync(0);
+  if (process.env.TRACEPARENT) tracing = await startFunctionTracing(process.env.TRACEPARENT);
   const module = (await import(pathToFileURL(bundle).href)) as { default?: unknown };
   const handler = module.default;
   if (typeof handler !== 'function') {
     throw new TypeError('the function module must export default a handler: (request, context) => Response | value');
   }
   const context: FunctionContext = { invocationId: meta.invocationId, functionName: meta.functionName };
-  const result = await toResult(await handler(toRequest(meta, body), context));
-  writeResult({ status: result.status, headers: result.headers }, result.body);
+  const request = toRequest(meta, body);
+  const call = async (): Promise<unknown> => handler(request, context);
+  const result = await toResult(await (tracing ? tracing.run(call) : call()));
+  writeResult({ status: result.status, headers: result.headers, spans: tracing?.spans() ?? [] }, result.body);
   process.exit(0);
 }
 
@@ -92,7 +120,7 @@ main().catch((error: unknown) => {
   const e = error instanceof Error ? error : new Error(String(error));
   process.stderr.write(`${e.stack ?? e.message}\n`);
   try {
-    writeResult({ error: { name: e.name, message: e.message } });
+    writeResult({ error: { name: e.name, message: e.message }, spans: tracing?.spans() ?? [] });
   } catch {
     // The result channel is gone; the exit code still tells.
   }

@@ -53,6 +53,18 @@ export interface SandboxOutcome {
   runMs: number;
   /** Spawn of the init → its exit and the end of all its output. */
   durationMs: number;
+  /** pid of the function inside the namespace (PID 1 is the init), 0 when it never started. */
+  functionPid: number;
+  /** When each step happened, in epoch milliseconds (for spans made after the fact); 0 when it did not. */
+  marks: SandboxMarks;
+}
+
+export interface SandboxMarks {
+  spawnedAt: number;
+  readyAt: number;
+  startedAt: number;
+  exitedAt: number;
+  closedAt: number;
 }
 
 export interface Sandbox {
@@ -122,6 +134,8 @@ class SandboxHandle implements Sandbox {
   private readonly options: SandboxOptions;
   private readonly startedAt: number;
   private runAt = 0;
+  private readyAt = 0;
+  private functionPid = 0;
   private functionStartedAt = 0;
   private functionExitedAt = 0;
   private exited: Extract<InitToWorker, { type: 'exited' }> | null = null;
@@ -194,11 +208,13 @@ class SandboxHandle implements Sandbox {
   private onMessage(message: InitToWorker): void {
     switch (message.type) {
       case 'ready':
+        this.readyAt = performance.now();
         this.pidNamespace ||= message.pidNamespace;
         this.resolveReady();
         break;
       case 'started':
         this.functionStartedAt = performance.now();
+        this.functionPid = message.pid;
         break;
       case 'exited':
         this.functionExitedAt = performance.now();
@@ -219,6 +235,14 @@ class SandboxHandle implements Sandbox {
       startMs: round(functionStarted - this.startedAt),
       runMs: round(Math.max(0, functionEnded - functionStarted)),
       durationMs: round(now - this.startedAt),
+      functionPid: this.functionPid,
+      marks: {
+        spawnedAt: epoch(this.startedAt),
+        readyAt: epoch(this.readyAt),
+        startedAt: epoch(this.functionStartedAt),
+        exitedAt: epoch(this.functionExitedAt),
+        closedAt: epoch(now),
+      },
     };
     if (this.exited) {
       const exit = { code: this.exited.code, signal: this.exited.signal };
@@ -247,6 +271,10 @@ function readNamespace(pid: number): string {
   } catch {
     return '';
   }
+}
+
+function epoch(monotonicMs: number): number {
+  return monotonicMs === 0 ? 0 : performance.timeOrigin + monotonicMs;
 }
 
 function round(ms: number): number {

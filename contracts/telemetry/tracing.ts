@@ -1,0 +1,172 @@
+import {
+  SpanStatusCode, context, propagation, trace, type Attributes, type Context, type HrTime, type Span,
+  type SpanOptions, type Tracer,
+} from '@opentelemetry/api';
+import type { ReadableSpan, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { ATTR_ERROR_TYPE } from './attributes.js';
+import type { RecordedSpan } from './recorded-span.js';
+
+/** Tracing of one process: the tracer, a way to export spans made elsewhere, and shutdown. */
+export interface Tracing {
+  /** False when no OTLP endpoint is configured: spans are no-ops and cost next to nothing. */
+  readonly enabled: boolean;
+  readonly tracer: Tracer;
+  /** Exports spans recorded inside a sandbox as part of their trace. */
+  exportRecordedSpans(spans: RecordedSpan[]): void;
+  /** Flushes and stops; safe to call twice. */
+  shutdown(): Promise<void>;
+}
+
+export interface TracingConfig {
+  enabled: boolean;
+  serviceName: string;
+  /** Full URL of the traces endpoint (…/v1/traces). */
+  tracesUrl: string;
+  protocol: 'http/protobuf' | 'http/json';
+}
+
+const TRACER_NAME = 'pidbox';
+
+/**
+ * Tracing settings from the standard OpenTelemetry variables: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or
+ * OTEL_EXPORTER_OTLP_ENDPOINT (+ /v1/traces), OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL (http/protobuf by
+ * default, http/json), OTEL_SERVICE_NAME, OTEL_SDK_DISABLED, OTEL_TRACES_EXPORTER=none. The sampler
+ * (OTEL_TRACES_SAMPLER[_ARG]), batching (OTEL_BSP_*) and headers (OTEL_EXPORTER_OTLP_HEADERS) are
+ * read by the SDK itself.
+ */
+export function loadTracingConfig(env: NodeJS.ProcessEnv, defaultServiceName: string): TracingConfig {
+  const base = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim();
+  const traces = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim();
+  const tracesUrl = traces || (base ? `${base.replace(/\/+$/, '')}/v1/traces` : '');
+  const protocol = (env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL || env.OTEL_EXPORTER_OTLP_PROTOCOL || 'http/protobuf').trim();
+  if (protocol !== 'http/protobuf' && protocol !== 'http/json') {
+    const name = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ? 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL' : 'OTEL_EXPORTER_OTLP_PROTOCOL';
+    throw new Error(`${name}: "${protocol}" is not supported; use http/protobuf or http/json`);
+  }
+  const disabled = env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true' || env.OTEL_TRACES_EXPORTER?.trim() === 'none';
+  return {
+    enabled: tracesUrl !== '' && !disabled,
+    serviceName: env.OTEL_SERVICE_NAME?.trim() || defaultServiceName,
+    tracesUrl,
+    protocol,
+  };
+}
+
+const noop: Tracing = {
+  enabled: false,
+  tracer: trace.getTracer(TRACER_NAME),
+  exportRecordedSpans: () => {},
+  shutdown: async () => {},
+};
+
+/**
+ * Starts the SDK when an endpoint is configured. The SDK is loaded only then, so a process without
+ * tracing does not pay for loading it.
+ */
+export async function startTracing(config: TracingConfig): Promise<Tracing> {
+  if (!config.enabled) return noop;
+  const [{ NodeTracerProvider, BatchSpanProcessor }, resources, exporterModule] = await Promise.all([
+    import('@opentelemetry/sdk-trace-node'),
+    import('@opentelemetry/resources'),
+    config.protocol === 'http/json'
+      ? import('@opentelemetry/exporter-trace-otlp-http')
+      : import('@opentelemetry/exporter-trace-otlp-proto'),
+  ]);
+  // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES (the env detector) win over the default name.
+  const resource = resources
+    .resourceFromAttributes({ 'service.name': config.serviceName })
+    .merge(resources.detectResources({ detectors: [resources.envDetector] }));
+  const exporter = new exporterModule.OTLPTraceExporter({ url: config.tracesUrl });
+  const processor: SpanProcessor = new BatchSpanProcessor(exporter);
+  const provider = new NodeTracerProvider({ resource, spanProcessors: [processor] });
+  provider.register();
+  const tracer = provider.getTracer(TRACER_NAME);
+  let stopping: Promise<void> | null = null;
+  return {
+    enabled: true,
+    tracer,
+    exportRecordedSpans(spans) {
+      for (const span of spans) {
+        try {
+          processor.onEnd(toReadableSpan(span, resource));
+        } catch {
+          // Telemetry never throws into the application.
+        }
+      }
+    },
+    shutdown() {
+      stopping ??= provider.shutdown().catch(() => {});
+      return stopping;
+    },
+  };
+}
+
+function toReadableSpan(span: RecordedSpan, resource: ReadableSpan['resource']): ReadableSpan {
+  const startTime = nanosToHrTime(span.startTimeUnixNano);
+  const endTime = nanosToHrTime(span.endTimeUnixNano);
+  const durationNanos = BigInt(span.endTimeUnixNano) - BigInt(span.startTimeUnixNano);
+  const spanContext = { traceId: span.traceId, spanId: span.spanId, traceFlags: span.traceFlags, isRemote: true };
+  return {
+    name: span.name,
+    kind: span.kind,
+    spanContext: () => spanContext,
+    ...(span.parentSpanId
+      ? { parentSpanContext: { traceId: span.traceId, spanId: span.parentSpanId, traceFlags: span.traceFlags, isRemote: true } }
+      : {}),
+    startTime,
+    endTime,
+    status: { code: span.status.code, ...(span.status.message ? { message: span.status.message } : {}) },
+    attributes: span.attributes,
+    links: [],
+    events: span.events.map((e) => ({ name: e.name, time: nanosToHrTime(e.timeUnixNano), attributes: e.attributes })),
+    duration: [Number(durationNanos / 1_000_000_000n), Number(durationNanos % 1_000_000_000n)],
+    ended: true,
+    resource,
+    instrumentationScope: span.scope,
+    droppedAttributesCount: 0,
+    droppedEventsCount: 0,
+    droppedLinksCount: 0,
+  };
+}
+
+function nanosToHrTime(nanos: string): HrTime {
+  const n = BigInt(nanos);
+  return [Number(n / 1_000_000_000n), Number(n % 1_000_000_000n)];
+}
+
+/**
+ * Runs `fn` inside a new active span. A thrown error marks the span ERROR with `error.type` and is
+ * rethrown; `fn` may also mark failures itself (a failed function is data, not an exception).
+ */
+export async function withSpan<T>(tracer: Tracer, name: string, options: SpanOptions, fn: (span: Span) => Promise<T>, parent?: Context): Promise<T> {
+  return tracer.startActiveSpan(name, options, parent ?? context.active(), async (span) => {
+    try {
+      return await fn(span);
+    } catch (error) {
+      markError(span, (error as { code?: string }).code ?? (error as Error).name ?? 'Error', (error as Error).message);
+      throw error;
+    } finally {
+      span.end();
+    }
+  });
+}
+
+export function markError(span: Span, errorType: string, message?: string): void {
+  span.setAttribute(ATTR_ERROR_TYPE, errorType);
+  span.setStatus({ code: SpanStatusCode.ERROR, ...(message ? { message } : {}) });
+}
+
+/** The W3C trace context of `ctx` as a carrier (traceparent, tracestate), for job data. */
+export function injectContext(ctx: Context = context.active()): Record<string, string> {
+  const carrier: Record<string, string> = {};
+  propagation.inject(ctx, carrier);
+  return carrier;
+}
+
+export function extractContext(carrier: Record<string, string> | undefined): Context {
+  return carrier ? propagation.extract(context.active(), carrier) : context.active();
+}
+
+export function setAttributes(span: Span, attributes: Attributes): void {
+  span.setAttributes(attributes);
+}
