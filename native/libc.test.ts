@@ -1,0 +1,31 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import * as libc from './libc.js';
+import { SyscallError } from './syscall-error.js';
+
+test('a failing call throws a SyscallError naming the call and the errno code', () => {
+  assert.throws(() => libc.kill(0x7ffffff0, 0), (error: unknown) => {
+    assert.ok(error instanceof SyscallError);
+    assert.equal(error.syscall, 'kill');
+    assert.equal(error.code, 'ESRCH');
+    assert.equal(error.errno, 3);
+    return true;
+  });
+  assert.throws(() => libc.unshare(-1), (error: unknown) => error instanceof SyscallError && error.code === 'EINVAL');
+});
+
+test('getpid agrees with Node', () => {
+  assert.equal(libc.getpid(), process.pid);
+});
+
+test('reaping with no children at all reports none rather than failing', () => {
+  // node:test runs each file in its own process, which has no children of its own here.
+  assert.equal(libc.reapOne(-1), 'none');
+});
+
+test('resource limits read back as set', () => {
+  const before = libc.getrlimit(7);
+  libc.setrlimit(7, { soft: 1000n, hard: before.hard });
+  assert.equal(libc.getrlimit(7).soft, 1000n);
+  libc.setrlimit(7, before);
+});

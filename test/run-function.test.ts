@@ -1,0 +1,161 @@
+import assert from 'node:assert/strict';
+import { readlinkSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import type { FunctionResult, InvocationRequest } from '../contracts/invocation.js';
+import { PidboxError } from '../contracts/pidbox-error.js';
+import { FunctionRegistry } from '../worker/functions/function-registry.js';
+import { runFunction } from '../worker/invoke/run-function.js';
+import { createNodeBuilder } from '../worker/runtimes/node-build.js';
+
+const FIXTURES = fileURLToPath(new URL('../../test/fixtures/functions', import.meta.url));
+const SAMPLES = fileURLToPath(new URL('../../functions', import.meta.url));
+const cacheDir = mkdtempSync(join(tmpdir(), 'pidbox-build-test-'));
+after(() => rmSync(cacheDir, { recursive: true, force: true }));
+
+const builder = createNodeBuilder({ cacheDir });
+const fixtures = new FunctionRegistry(FIXTURES);
+const samples = new FunctionRegistry(SAMPLES);
+
+function request(body: string | Buffer, path = '/'): InvocationRequest {
+  return { method: 'POST', path, headers: { 'content-type': 'text/plain' }, bodyBase64: Buffer.from(body).toString('base64') };
+}
+
+function body(result: FunctionResult): string {
+  return Buffer.from(result.response.bodyBase64, 'base64').toString('utf8');
+}
+
+function processesIn(pidNamespace: string): number[] {
+  const found: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (readlinkSync(`/proc/${name}/ns/pid`) === pidNamespace) found.push(Number(name));
+    } catch {
+      // gone already
+    }
+  }
+  return found;
+}
+
+test('the hello sample answers from a fresh sandbox with its log kept apart', async () => {
+  const result = await runFunction(samples.get('hello'), request('pidbox'), { invocationId: 'inv-hello', builder });
+  assert.equal(result.status, 'succeeded');
+  assert.equal(result.response.status, 200);
+  assert.equal(JSON.parse(body(result)).message, 'Hello, pidbox!');
+  assert.match(result.log, /greeting pidbox \(invocation inv-hello\)/);
+  assert.match(result.sandbox.pidNamespace, /^pid:\[\d+\]$/);
+  assert.deepEqual(result.exit, { code: 0, signal: null });
+});
+
+test('the echo sample returns its body unchanged with the configured content type', async () => {
+  const payload = Buffer.from([0, 1, 2, 255, 254, 10, 13]);
+  const result = await runFunction(samples.get('echo'), request(payload), { invocationId: 'inv-echo', builder });
+  assert.equal(result.status, 'succeeded');
+  assert.deepEqual(Buffer.from(result.response.bodyBase64, 'base64'), payload);
+  assert.equal(result.response.headers['content-type'], 'application/octet-stream');
+});
+
+test('a plain value is sent as JSON, with the path, query and function.json env reaching the handler', async () => {
+  const result = await runFunction(fixtures.get('returns-value'), request('12345', '/orders?id=7'), { invocationId: 'i', builder });
+  assert.equal(result.status, 'succeeded');
+  assert.equal(result.response.headers['content-type'], 'application/json');
+  assert.deepEqual(JSON.parse(body(result)), { length: 5, path: '/orders?id=7', env: 'hi' });
+  assert.match(result.log, /log line/);
+});
+
+test('an exec function exiting non-zero is a failed result carrying its code and stderr', async () => {
+  const result = await runFunction(fixtures.get('fails-with-code-3'), request(''), { invocationId: 'i', builder });
+  assert.equal(result.status, 'failed');
+  assert.equal(result.error?.code, 'FUNCTION_FAILED');
+  assert.deepEqual(result.exit, { code: 3, signal: null });
+  assert.equal(result.response.status, 500);
+  assert.match(result.log, /something went wrong/);
+});
+
+test('a handler that throws is a failed result naming the error', async () => {
+  const result = await runFunction(fixtures.get('handler-throws'), request(''), { invocationId: 'i', builder });
+  assert.equal(result.status, 'failed');
+  assert.match(result.error?.message ?? '', /RangeError: out of stock/);
+  assert.match(result.log, /about to fail/);
+});
+
+test('a function past its timeout ends timed_out, killed, with nothing of it left', async () => {
+  const result = await runFunction(fixtures.get('never-ends'), request(''), { invocationId: 'i', builder, killGraceMs: 200 });
+  assert.equal(result.status, 'timed_out');
+  assert.equal(result.error?.code, 'FUNCTION_TIMED_OUT');
+  assert.equal(result.response.status, 504);
+  assert.deepEqual(processesIn(result.sandbox.pidNamespace), []);
+});
+
+test('aborting the signal cancels a running function at once', async () => {
+  const controller = new AbortController();
+  let namespace = '';
+  const running = runFunction(fixtures.get('never-ends'), request(''), {
+    invocationId: 'i',
+    builder,
+    signal: controller.signal,
+    onSandbox: (info) => {
+      namespace = info.pidNamespace;
+      setTimeout(() => controller.abort(), 100);
+    },
+  });
+  const result = await running;
+  assert.equal(result.status, 'cancelled');
+  assert.equal(result.error?.code, 'INVOCATION_CANCELLED');
+  assert.notEqual(namespace, '');
+  assert.deepEqual(processesIn(namespace), []);
+});
+
+test('a response over the limit fails with FUNCTION_OUTPUT_TOO_LARGE instead of growing without bound', async () => {
+  const result = await runFunction(fixtures.get('big-response'), request(''), { invocationId: 'i', builder, maxResponseBytes: 1000 });
+  assert.equal(result.status, 'failed');
+  assert.equal(result.error?.code, 'FUNCTION_OUTPUT_TOO_LARGE');
+});
+
+test('a function that does not build is refused with FUNCTION_BUILD_FAILED naming the file', async () => {
+  await assert.rejects(runFunction(fixtures.get('broken-build'), request(''), { invocationId: 'i', builder }), (error: unknown) => {
+    assert.ok(error instanceof PidboxError);
+    assert.equal(error.code, 'FUNCTION_BUILD_FAILED');
+    assert.match(error.message, /broken-build\/index\.ts:\d+/);
+    return true;
+  });
+});
+
+test('an invalid function.json is reported with the file and the field', () => {
+  assert.throws(() => fixtures.get('bad-config'), (error: unknown) => {
+    assert.ok(error instanceof PidboxError);
+    assert.equal(error.code, 'INVALID_FUNCTION_CONFIG');
+    assert.match(error.message, /bad-config\/function\.json: "timeoutMs"/);
+    return true;
+  });
+});
+
+test('unknown and badly named functions get their own codes', () => {
+  assert.throws(() => fixtures.get('no-such-function'), (e: unknown) => (e as PidboxError).code === 'FUNCTION_NOT_FOUND');
+  assert.throws(() => fixtures.get('../etc'), (e: unknown) => (e as PidboxError).code === 'INVALID_FUNCTION_NAME');
+});
+
+test('a node function is bundled once and not again until its source changes', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'pidbox-functions-'));
+  try {
+    mkdirSync(join(root, 'changing'));
+    const source = join(root, 'changing', 'index.ts');
+    writeFileSync(source, 'export default () => ({ version: 1 });\n');
+    const registry = new FunctionRegistry(root);
+    const first = await builder.bundle(registry.get('changing'));
+    const builtAt = statSync(first).mtimeMs;
+    const again = await builder.bundle(registry.get('changing'));
+    assert.equal(again, first);
+    assert.equal(statSync(again).mtimeMs, builtAt, 'an unchanged source is not bundled again');
+    writeFileSync(source, 'export default () => ({ version: 2 });\n');
+    const changed = await builder.bundle(registry.get('changing'));
+    assert.notEqual(changed, first);
+    assert.match(readFileSync(changed, 'utf8'), /version: 2/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,45 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { PidboxError } from '../../contracts/pidbox-error.js';
+import { DEFAULT_FUNCTION_CONFIG, parseFunctionConfig } from './function-config.js';
+
+function errorOf(raw: unknown): PidboxError {
+  try {
+    parseFunctionConfig(raw, 'functions/x/function.json');
+  } catch (error) {
+    assert.ok(error instanceof PidboxError);
+    return error;
+  }
+  assert.fail('expected the config to be rejected');
+}
+
+test('an empty object gives the documented defaults', () => {
+  assert.deepEqual(parseFunctionConfig({}, 'f.json'), DEFAULT_FUNCTION_CONFIG);
+});
+
+test('every setting is read', () => {
+  const config = parseFunctionConfig(
+    { timeoutMs: 500, retries: 2, concurrency: 3, network: 'loopback', contentType: 'application/json', env: { A: '1' } },
+    'f.json',
+  );
+  assert.deepEqual(config, { timeoutMs: 500, retries: 2, concurrency: 3, network: 'loopback', contentType: 'application/json', env: { A: '1' } });
+});
+
+test('a bad value is rejected with a message naming the file and the field', () => {
+  const error = errorOf({ timeoutMs: 'soon' });
+  assert.equal(error.code, 'INVALID_FUNCTION_CONFIG');
+  assert.match(error.message, /^functions\/x\/function\.json: "timeoutMs" must be/);
+});
+
+test('an unknown field is rejected rather than ignored', () => {
+  assert.match(errorOf({ timeout: 5 }).message, /"timeout" is not a known setting/);
+});
+
+test('environment names and values are checked one by one', () => {
+  assert.match(errorOf({ env: { 'BAD-NAME': 'x' } }).message, /"env\.BAD-NAME" is not a valid/);
+  assert.match(errorOf({ env: { GOOD: 5 } }).message, /"env\.GOOD" must be a string/);
+});
+
+test('a config that is not an object is rejected', () => {
+  assert.match(errorOf([1, 2]).message, /must hold a JSON object/);
+});
