@@ -1,0 +1,105 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+// The Prometheus metrics of one process (gateway, worker, or both under `pidbox dev`), all named
+// `pidbox_…`. Served as text on GET /metrics. Units are in the names (seconds, _total counters).
+
+export type QueueCounts = () => Promise<Record<string, number>>;
+
+export interface Metrics {
+  readonly registry: Registry;
+  /** Finished invocations by function and outcome (succeeded, failed, timed_out, cancelled). */
+  readonly invocations: Counter<'function' | 'outcome'>;
+  /** Time from enqueue to a worker starting the job. */
+  readonly queueWait: Histogram<'function'>;
+  /** Sandbox spawn → function started. */
+  readonly sandboxStart: Histogram<'function'>;
+  /** Function started → exited. */
+  readonly functionRun: Histogram<'function'>;
+  /** Sandboxes alive in this process now. */
+  readonly sandboxesRunning: Gauge;
+  /** Zombies the sandboxes' inits reaped (orphans of the functions). */
+  readonly zombiesReaped: Counter<'function'>;
+  /** Invocations accepted by the gateway, by function and mode (sync, async, batch). */
+  readonly accepted: Counter<'function' | 'mode'>;
+  /** Reads the queue's job counts on each scrape. */
+  watchQueue(counts: QueueCounts): void;
+  render(): Promise<string>;
+  readonly contentType: string;
+}
+
+const START_BUCKETS = [0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5];
+const RUN_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'pidbox_' });
+  const queueSources: QueueCounts[] = [];
+  new Gauge({
+    name: 'pidbox_queue_jobs',
+    help: 'Jobs in the invocation queue by state.',
+    labelNames: ['state'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const source of queueSources) {
+        try {
+          for (const [state, n] of Object.entries(await source())) this.inc({ state }, n);
+        } catch {
+          // Redis unreachable: the gauge stays empty for this scrape; /readyz tells why.
+        }
+      }
+    },
+  });
+  return {
+    registry,
+    invocations: new Counter({
+      name: 'pidbox_invocations_total',
+      help: 'Finished invocations by function and outcome.',
+      labelNames: ['function', 'outcome'],
+      registers: [registry],
+    }),
+    queueWait: new Histogram({
+      name: 'pidbox_queue_wait_seconds',
+      help: 'Time from enqueue to a worker starting the invocation.',
+      labelNames: ['function'],
+      buckets: RUN_BUCKETS,
+      registers: [registry],
+    }),
+    sandboxStart: new Histogram({
+      name: 'pidbox_sandbox_start_seconds',
+      help: 'Sandbox spawn to the function started, in a fresh PID namespace.',
+      labelNames: ['function'],
+      buckets: START_BUCKETS,
+      registers: [registry],
+    }),
+    functionRun: new Histogram({
+      name: 'pidbox_function_run_seconds',
+      help: 'Function started to exited.',
+      labelNames: ['function'],
+      buckets: RUN_BUCKETS,
+      registers: [registry],
+    }),
+    sandboxesRunning: new Gauge({
+      name: 'pidbox_sandboxes_running',
+      help: 'Sandboxes alive in this process.',
+      registers: [registry],
+    }),
+    zombiesReaped: new Counter({
+      name: 'pidbox_zombies_reaped_total',
+      help: 'Zombie processes reaped by the sandboxes\' inits.',
+      labelNames: ['function'],
+      registers: [registry],
+    }),
+    accepted: new Counter({
+      name: 'pidbox_invocations_accepted_total',
+      help: 'Invocations accepted by the gateway, by function and mode.',
+      labelNames: ['function', 'mode'],
+      registers: [registry],
+    }),
+    watchQueue(counts) {
+      queueSources.push(counts);
+    },
+    render: () => registry.metrics(),
+    contentType: registry.contentType,
+  };
+}
