@@ -1,6 +1,6 @@
 /**
  * Every error code pidbox reports, stable across versions. The gateway maps each to an HTTP status
- * in one table (gateway/http-errors.ts); the worker stores them on failed invocations.
+ * in one table (contracts/http-status.ts); the worker stores them on failed invocations.
  */
 export const ERROR_CODES = [
   // sandbox (the runner itself failed, not the function)
@@ -16,6 +16,7 @@ export const ERROR_CODES = [
   'FUNCTION_TIMED_OUT',
   'FUNCTION_OUTPUT_TOO_LARGE',
   'INVOCATION_CANCELLED',
+  'WORKER_LOST',
   // requests
   'INVALID_REQUEST',
   'BODY_TOO_LARGE',
@@ -23,8 +24,14 @@ export const ERROR_CODES = [
   'TOO_MANY_REQUESTS',
   'UNAUTHORIZED',
   'INVOCATION_NOT_FOUND',
+  'INVOCATION_FINISHED',
+  'BATCH_NOT_FOUND',
+  'SYNC_TIMEOUT',
   'NOT_FOUND',
   'QUEUE_UNAVAILABLE',
+  'SHUTTING_DOWN',
+  'INVALID_JOB',
+  'CALLBACK_FAILED',
   'INTERNAL',
   // configuration
   'INVALID_CONFIG',

@@ -1,0 +1,63 @@
+// `pidbox dev` (`npm start`): gateway and worker in one process, on a private redis-server when
+// REDIS_URL is unset. SIGINT/SIGTERM stops everything and leaves nothing running.
+import { loadGatewayConfig } from '../gateway/gateway-config.js';
+import { startGateway, type GatewayHandle } from '../gateway/start-gateway.js';
+import { startEmbeddedRedis, type EmbeddedRedis } from '../queue/embedded-redis.js';
+import { ensureRedisServer } from '../queue/ensure-redis-server.js';
+import { redact } from '../queue/queue-config.js';
+import { FunctionRegistry } from '../worker/functions/function-registry.js';
+import { loadWorkerConfig } from '../worker/queue/worker-config.js';
+import { startWorker, type WorkerHandle } from '../worker/queue/start-worker.js';
+import { warnWithoutRoot } from './run-worker.js';
+import { untilSignal } from './until-signal.js';
+
+const NAME = 'pidbox dev';
+
+export async function runDev(env: NodeJS.ProcessEnv): Promise<number> {
+  const gatewayConfig = loadGatewayConfig(env, { host: '127.0.0.1' });
+  const workerConfig = loadWorkerConfig(env);
+  warnWithoutRoot(NAME);
+  let redis: EmbeddedRedis | null = null;
+  let worker: WorkerHandle | null = null;
+  let gateway: GatewayHandle | null = null;
+  try {
+    if (!gatewayConfig.queue.redisUrlSet) {
+      const problem = ensureRedisServer((line) => console.error(`${NAME}: ${line}`));
+      if (problem) {
+        console.error(`${NAME}: ${problem}`);
+        return 1;
+      }
+      redis = await startEmbeddedRedis({ listen: 'unix' });
+      gatewayConfig.queue.redisUrl = workerConfig.queue.redisUrl = redis.url;
+    }
+    worker = await startWorker(workerConfig);
+    gateway = await startGateway(gatewayConfig);
+    printBanner(gateway, gatewayConfig.apiKeys.length > 0, gatewayConfig.functionsDir, redis ? `${redis.url} (private, no persistence)` : redact(gatewayConfig.queue.redisUrl), workerConfig.concurrency);
+    await untilSignal(NAME);
+    return 0;
+  } finally {
+    await Promise.all([gateway?.close(), worker?.close()]);
+    await redis?.stop();
+  }
+}
+
+function printBanner(gateway: GatewayHandle, keyed: boolean, functionsDir: string, redis: string, concurrency: number): void {
+  const { functions, problems } = new FunctionRegistry(functionsDir).list();
+  const names = functions.map((f) => f.name);
+  const example = names.includes('hello') ? 'hello' : (names[0] ?? 'hello');
+  const auth = keyed ? " -H 'Authorization: Bearer $PIDBOX_API_KEY'" : '';
+  const lines = [
+    `${NAME}: gateway and worker in one process`,
+    `  functions  ${functionsDir}: ${names.join(', ') || '(none yet)'}`,
+    ...problems.map((p) => `  problem    ${p.name}: ${p.message}`),
+    `  redis      ${redis}`,
+    `  worker     up to ${concurrency} invocations at once, each in a fresh PID namespace`,
+    `  gateway    ${gateway.url} ${keyed ? '(API key required)' : '(open: PIDBOX_API_KEYS is not set, so no key is asked for)'}`,
+    '',
+    'Try it:',
+    `  curl -s -X POST${auth} ${gateway.url}/functions/${example} -d 'pidbox'`,
+    '',
+    'Ctrl-C stops everything.',
+  ];
+  console.log(lines.join('\n'));
+}

@@ -1,0 +1,37 @@
+// The gateway's HTTP app: routes grouped by what they act on, one error handler, one 404.
+import { Hono } from 'hono';
+import { PidboxError } from '../contracts/pidbox-error.js';
+import { requireApiKey } from './auth.js';
+import type { GatewayDeps, GatewayEnv } from './gateway-deps.js';
+import { asPidboxError, errorResponse } from './http-errors.js';
+import { batchRoutes } from './routes/batch-routes.js';
+import { functionRoutes } from './routes/function-routes.js';
+import { healthRoutes } from './routes/health-routes.js';
+import { invocationRoutes } from './routes/invocation-routes.js';
+import { invokeRoutes } from './routes/invoke-routes.js';
+
+/** Seconds a 429 or 503 asks the client to wait before it tries again. */
+const RETRY_AFTER_SECONDS = '1';
+
+export function createApp(deps: GatewayDeps): Hono<GatewayEnv> {
+  const app = new Hono<GatewayEnv>();
+  app.onError((error) => {
+    const e = asPidboxError(error);
+    if (e.code === 'INTERNAL') console.error('pidbox gateway:', error);
+    const retry = e.code === 'TOO_MANY_REQUESTS' || e.code === 'QUEUE_UNAVAILABLE' || e.code === 'SHUTTING_DOWN';
+    return errorResponse(e.code, e.message, retry ? { 'retry-after': RETRY_AFTER_SECONDS } : {});
+  });
+  app.notFound((c) => errorResponse('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`));
+
+  app.route('/', healthRoutes(deps));
+  app.use('*', requireApiKey(deps.gatewayConfig.apiKeys));
+  app.use('*', async (_c, next) => {
+    if (deps.state.closing) throw new PidboxError('SHUTTING_DOWN', 'the gateway is shutting down');
+    await next();
+  });
+  app.route('/', functionRoutes(deps));
+  app.route('/', batchRoutes(deps));
+  app.route('/', invokeRoutes(deps));
+  app.route('/', invocationRoutes(deps));
+  return app;
+}

@@ -1,0 +1,89 @@
+// From an HTTP request to a job on the queue: the record first (so a worker never takes a job whose
+// record does not exist yet), then the job. This is where the gateway's span for an enqueue wraps
+// the work and where its trace context goes into the job data.
+import { randomUUID } from 'node:crypto';
+import type { InvocationRequest } from '../contracts/invocation.js';
+import type { CallbackFormat, InvocationJob } from '../contracts/job.js';
+import { PidboxError } from '../contracts/pidbox-error.js';
+import type { BatchStore } from '../queue/batch-store.js';
+import { finishInvocation, type FinishDeps } from '../queue/finish-invocation.js';
+import { invocationJobOptions, type InvocationQueues } from '../queue/invocation-queues.js';
+import type { InvocationStore, NewInvocation } from '../queue/invocation-store.js';
+import { unrunResult } from '../queue/unrun-result.js';
+import type { FunctionInfo } from '../worker/functions/function-registry.js';
+import type { GatewayConfig } from './gateway-config.js';
+import { asPidboxError } from './http-errors.js';
+
+export interface EnqueueDeps extends FinishDeps {
+  store: InvocationStore;
+  batches: BatchStore;
+  queues: InvocationQueues;
+  gatewayConfig: GatewayConfig;
+}
+
+export interface InvocationInput {
+  fn: FunctionInfo;
+  request: InvocationRequest;
+  callback?: { url: string; format: CallbackFormat };
+  idempotencyKey?: string;
+}
+
+export function newInvocationId(): string {
+  return randomUUID();
+}
+
+/**
+ * Enqueues one invocation under `id`. With an Idempotency-Key already used for this function, nothing
+ * is enqueued and the earlier invocation's id comes back (`created: false`).
+ */
+export async function enqueueInvocation(deps: EnqueueDeps, id: string, input: InvocationInput): Promise<{ id: string; created: boolean }> {
+  const invocation = newInvocation(deps, id, input);
+  const created = await deps.store.create(invocation);
+  if (!created.created) return created;
+  try {
+    await deps.queues.invocations.add(input.fn.name, jobData(invocation), jobOptions(deps, input.fn, id));
+  } catch (error) {
+    // The record exists but its job does not: end it now rather than leave it queued forever.
+    const e = asPidboxError(error);
+    await finishInvocation(deps, id, input.fn.name, unrunResult('failed', 'QUEUE_UNAVAILABLE', e.message)).catch(() => {});
+    throw new PidboxError('QUEUE_UNAVAILABLE', `the invocation could not be enqueued: ${e.message}`, error);
+  }
+  return created;
+}
+
+/** Enqueues a batch: its records and the batch in one transaction, then every job in one more. */
+export async function enqueueBatch(deps: EnqueueDeps, fn: FunctionInfo, requests: InvocationRequest[]): Promise<{ batchId: string; ids: string[] }> {
+  const batchId = newInvocationId();
+  const members = requests.map((request) => newInvocation(deps, newInvocationId(), { fn, request }, batchId));
+  await deps.batches.create(batchId, fn.name, members);
+  await deps.queues.invocations.addBulk(
+    members.map((member) => ({ name: fn.name, data: jobData(member), opts: jobOptions(deps, fn, member.id) })),
+  );
+  return { batchId, ids: members.map((m) => m.id) };
+}
+
+function newInvocation(deps: EnqueueDeps, id: string, input: InvocationInput, batchId?: string): NewInvocation {
+  return {
+    id,
+    functionName: input.fn.name,
+    request: input.request,
+    maxAttempts: input.fn.config.retries + 1,
+    ...(batchId ? { batchId } : {}),
+    ...(input.callback ? { callbackUrl: input.callback.url, callbackFormat: input.callback.format } : {}),
+    ...(input.idempotencyKey !== undefined ? { idempotencyKey: input.idempotencyKey } : {}),
+  };
+}
+
+function jobData(invocation: NewInvocation): InvocationJob {
+  return {
+    type: 'invocation',
+    invocationId: invocation.id,
+    functionName: invocation.functionName,
+    request: invocation.request,
+    ...(invocation.batchId ? { batchId: invocation.batchId } : {}),
+  };
+}
+
+function jobOptions(deps: EnqueueDeps, fn: FunctionInfo, id: string): ReturnType<typeof invocationJobOptions> {
+  return invocationJobOptions(id, fn.config.retries, deps.gatewayConfig.retryBackoffMs, deps.config);
+}

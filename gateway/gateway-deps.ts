@@ -1,0 +1,23 @@
+// What the gateway's routes are given: built once by startGateway, passed explicitly.
+import type { Redis } from 'ioredis';
+import type { LogStore } from '../queue/log-store.js';
+import type { FunctionRegistry } from '../worker/functions/function-registry.js';
+import type { EnqueueDeps } from './enqueue-invocation.js';
+import type { InFlight } from './in-flight.js';
+import type { QueueDepth } from './queue-depth.js';
+import type { SyncWaiters } from './sync-waiters.js';
+
+export interface GatewayDeps extends EnqueueDeps {
+  registry: FunctionRegistry;
+  logs: LogStore;
+  waiters: SyncWaiters;
+  inFlight: InFlight;
+  depth: QueueDepth;
+  /** The gateway's command connection (readiness, and duplicated for log followers). */
+  redis: Redis;
+  /** Set when the gateway shuts down: new requests are refused with 503, followers stop. */
+  state: { closing: boolean };
+}
+
+/** Variables the routes keep on the request's context. */
+export type GatewayEnv = { Variables: { invocationId: string } };

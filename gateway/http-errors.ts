@@ -1,0 +1,29 @@
+// Errors as HTTP answers: `{ "error": { "code", "message" } }` with the status of the code's row in
+// the one table (contracts/http-status.ts).
+import { HTTP_STATUS_OF, errorBody } from '../contracts/http-status.js';
+import { PidboxError, type ErrorCode } from '../contracts/pidbox-error.js';
+
+export function errorResponse(code: ErrorCode, message: string, headers: Record<string, string> = {}): Response {
+  return new Response(errorBody(code, message), {
+    status: HTTP_STATUS_OF[code],
+    headers: { 'content-type': 'application/json', ...headers },
+  });
+}
+
+/**
+ * Any error as a PidboxError: ours as they are; Redis being unreachable (a connection error or a
+ * command timeout) as QUEUE_UNAVAILABLE; anything else as INTERNAL.
+ */
+export function asPidboxError(error: unknown): PidboxError {
+  if (error instanceof PidboxError) return error;
+  const message = (error as Error)?.message ?? String(error);
+  if (/Command timed out|Connection is closed|ECONNREFUSED|ENOENT|Reached the max retries|Stream isn't writeable|ETIMEDOUT/i.test(message)) {
+    return new PidboxError('QUEUE_UNAVAILABLE', `the queue (Redis) is not reachable: ${message}`, error);
+  }
+  return new PidboxError('INTERNAL', message, error);
+}
+
+/** Headers that belong to one connection (RFC 9110, 7.6.1), never copied between requests and responses. */
+export const HOP_BY_HOP = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'content-length', 'host',
+]);

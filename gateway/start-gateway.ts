@@ -1,0 +1,98 @@
+// A gateway: its Redis connections, the one `finished` subscription, the HTTP server; and a shutdown
+// that stops taking requests, gives waiting sync callers the grace period to get their answers,
+// then closes everything.
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { createAdaptorServer } from '@hono/node-server';
+import { BatchStore } from '../queue/batch-store.js';
+import { openQueues } from '../queue/invocation-queues.js';
+import { InvocationStore } from '../queue/invocation-store.js';
+import { LogStore } from '../queue/log-store.js';
+import { closeRedisClient, createRedisClient } from '../queue/redis-client.js';
+import { redisKeys } from '../queue/redis-keys.js';
+import { FunctionRegistry } from '../worker/functions/function-registry.js';
+import { createApp } from './create-app.js';
+import type { GatewayConfig } from './gateway-config.js';
+import type { GatewayDeps } from './gateway-deps.js';
+import { InFlight } from './in-flight.js';
+import { QueueDepth } from './queue-depth.js';
+import { SyncWaiters } from './sync-waiters.js';
+
+export interface GatewayHandle {
+  /** `http://host:port`, with the port actually bound (PORT=0 picks one). */
+  readonly url: string;
+  readonly port: number;
+  /**
+   * Stops taking requests, waits up to the shutdown grace period for sync callers still waiting,
+   * answers the rest 503 (their invocations go on), closes every connection. Bounded; safe to call twice.
+   */
+  close(): Promise<void>;
+}
+
+export async function startGateway(config: GatewayConfig): Promise<GatewayHandle> {
+  const keys = redisKeys(config.queue.prefix);
+  const redis = createRedisClient(config.queue.redisUrl, { name: 'pidbox-gateway', mode: 'request' });
+  const subscriber = createRedisClient(config.queue.redisUrl, { name: 'pidbox-gateway-finished' });
+  const store = new InvocationStore(redis, keys, config.queue);
+  const queues = openQueues(redis, keys);
+  const waiters = new SyncWaiters({ subscriber, channel: keys.finishedChannel, store });
+  const deps: GatewayDeps = {
+    store,
+    batches: new BatchStore(redis, keys, store, config.queue),
+    logs: new LogStore(redis, keys),
+    queues,
+    config: config.queue,
+    gatewayConfig: config,
+    registry: new FunctionRegistry(config.functionsDir),
+    waiters,
+    inFlight: new InFlight(config.maxInFlight),
+    depth: new QueueDepth(queues.invocations, config.maxQueued),
+    redis,
+    state: { closing: false },
+  };
+  const waitingForRedis = setTimeout(() => console.error(`pidbox gateway: waiting for Redis at ${config.queue.redisUrl} …`), 2000);
+  try {
+    await waiters.start();
+  } finally {
+    clearTimeout(waitingForRedis);
+  }
+
+  const app = createApp(deps);
+  const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const shownHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+
+  let closing: Promise<void> | null = null;
+  const close = async (graceMs: number): Promise<void> => {
+    deps.state.closing = true;
+    const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    const deadline = Date.now() + graceMs;
+    while (waiters.size > 0 && Date.now() < deadline) await delay(50);
+    waiters.close();
+    // Answers just written need a moment to leave; then whatever is left open is cut.
+    await Promise.race([serverClosed, delay(1000)]);
+    server.closeAllConnections();
+    await Promise.race([queues.close(), delay(1000)]);
+    await Promise.all([closeRedisClient(subscriber), closeRedisClient(redis)]);
+  };
+  return {
+    url: `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`,
+    port,
+    close() {
+      closing ??= close(config.shutdownGraceMs);
+      return closing;
+    },
+  };
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}

@@ -1,0 +1,153 @@
+// A private redis-server for `pidbox dev`, the tests and the benchmark: a temporary directory, a
+// unix socket or a free port on 127.0.0.1, no persistence, and gone with its parent.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+
+export interface EmbeddedRedisOptions {
+  /** Where redis-server listens: a unix socket in its directory, or a free TCP port on 127.0.0.1. Default: `unix`. */
+  listen?: 'unix' | 'tcp';
+  /** The redis-server program. Default: `redis-server`, looked up in PATH. */
+  command?: string;
+  /** Longest wait for redis-server to accept connections. Default: 10000. */
+  startTimeoutMs?: number;
+}
+
+export interface EmbeddedRedis {
+  /** What to give REDIS_URL: `unix:///tmp/pidbox-redis-…/redis.sock` or `redis://127.0.0.1:PORT`. */
+  readonly url: string;
+  readonly pid: number;
+  /** The temporary directory (socket, and nothing else: persistence is off). */
+  readonly dir: string;
+  /** Stops redis-server (SIGTERM, then SIGKILL after 3 s) and removes its directory; safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/** The absolute path of an executable in PATH, or null. */
+export function findExecutable(name: string, path = process.env.PATH ?? ''): string | null {
+  if (name.includes('/')) return isExecutable(name) ? name : null;
+  for (const dir of path.split(delimiter)) {
+    if (dir === '') continue;
+    const candidate = join(dir, name);
+    if (isExecutable(candidate)) return candidate;
+  }
+  return null;
+}
+
+export async function startEmbeddedRedis(options: EmbeddedRedisOptions = {}): Promise<EmbeddedRedis> {
+  const command = findExecutable(options.command ?? 'redis-server');
+  if (!command) throw new Error(`${options.command ?? 'redis-server'} is not installed (not found in PATH)`);
+  // A free port can be taken between our probe and redis-server's bind: try again with another.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(command, options);
+    } catch (error) {
+      if (attempt >= 5 || !String((error as Error).message).includes('Address already in use')) throw error;
+    }
+  }
+}
+
+async function startOnce(command: string, options: EmbeddedRedisOptions): Promise<EmbeddedRedis> {
+  const dir = mkdtempSync(join(tmpdir(), 'pidbox-redis-'));
+  const unix = (options.listen ?? 'unix') === 'unix';
+  const port = unix ? 0 : await freePort();
+  const socket = join(dir, 'redis.sock');
+  const args = [
+    '--port', String(port), '--bind', '127.0.0.1',
+    ...(unix ? ['--unixsocket', socket, '--unixsocketperm', '700'] : []),
+    '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no', '--logfile', '',
+  ];
+  // setpriv --pdeathsig: redis-server gets SIGKILL when we die, even by SIGKILL (prctl(2),
+  // PR_SET_PDEATHSIG): an embedded Redis never outlives its owner.
+  const setpriv = findExecutable('setpriv');
+  const child = setpriv
+    ? spawn(setpriv, ['--pdeathsig', 'KILL', '--', command, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const url = unix ? `unix://${socket}` : `redis://127.0.0.1:${port}`;
+  try {
+    await untilReady(child, options.startTimeoutMs ?? 10_000);
+  } catch (error) {
+    await stopChild(child);
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+  // Its output is not needed any more; keep reading so a full pipe never blocks it.
+  child.stdout?.resume();
+  child.stderr?.resume();
+  let stopping: Promise<void> | null = null;
+  return {
+    url,
+    pid: child.pid!,
+    dir,
+    stop() {
+      stopping ??= stopChild(child).then(() => rmSync(dir, { recursive: true, force: true }));
+      return stopping;
+    },
+  };
+}
+
+function untilReady(child: ChildProcess, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let output = '';
+    const timer = setTimeout(() => done(new Error(`redis-server did not start within ${timeoutMs} ms: ${tail(output)}`)), timeoutMs);
+    const onData = (chunk: Buffer): void => {
+      output += chunk.toString();
+      if (/ready to accept connections/i.test(output)) done();
+    };
+    const onExit = (code: number | null, signal: string | null): void =>
+      done(new Error(`redis-server exited (${signal ?? `code ${code}`}) before it was ready: ${tail(output)}`));
+    const onError = (error: Error): void => done(error);
+    function done(error?: Error): void {
+      clearTimeout(timer);
+      child.stdout?.off('data', onData);
+      child.stderr?.off('data', onData);
+      child.off('exit', onExit);
+      child.off('error', onError);
+      if (error) reject(error);
+      else resolve();
+    }
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.on('exit', onExit);
+    child.on('error', onError);
+  });
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+function tail(output: string): string {
+  const lines = output.trim().split('\n');
+  return lines.slice(-3).join(' | ') || '(no output)';
+}
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}

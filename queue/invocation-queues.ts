@@ -1,0 +1,63 @@
+// The two BullMQ queues, as the gateway and the finishing step put jobs on them. The worker side
+// (BullMQ Workers on the same names) is in worker/queue/.
+import { Queue, type JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { CallbackFormat, CallbackJob, InvocationJob } from '../contracts/job.js';
+import type { QueueConfig } from './queue-config.js';
+import { CALLBACKS_QUEUE, INVOCATIONS_QUEUE, type RedisKeys } from './redis-keys.js';
+
+export interface InvocationQueues {
+  invocations: Queue<InvocationJob>;
+  callbacks: Queue<CallbackJob>;
+  /** Closes both; safe to call twice. */
+  close(): Promise<void>;
+}
+
+/** Opens the queues on `redis` (shared: a Queue sends plain commands, it never blocks). */
+export function openQueues(redis: Redis, keys: RedisKeys): InvocationQueues {
+  const common = { connection: redis, prefix: keys.bullPrefix };
+  const invocations = new Queue<InvocationJob>(INVOCATIONS_QUEUE, common);
+  const callbacks = new Queue<CallbackJob>(CALLBACKS_QUEUE, common);
+  let closing: Promise<void> | null = null;
+  return {
+    invocations,
+    callbacks,
+    close() {
+      closing ??= Promise.all([invocations.close(), callbacks.close()]).then(() => undefined, () => undefined);
+      return closing;
+    },
+  };
+}
+
+/**
+ * Options of one invocation's job: its id is the invocation id; `retries` of function.json become
+ * attempts with exponential backoff (`retryBackoffMs`, then twice that, …). The record holds the
+ * result, so BullMQ forgets a completed job at once.
+ */
+export function invocationJobOptions(id: string, retries: number, retryBackoffMs: number, config: Pick<QueueConfig, 'keepFailedSeconds'>): JobsOptions {
+  return {
+    jobId: id,
+    attempts: retries + 1,
+    backoff: { type: 'exponential', delay: retryBackoffMs },
+    removeOnComplete: true,
+    removeOnFail: { age: config.keepFailedSeconds },
+  };
+}
+
+/** Puts the delivery of a finished invocation to its callback URL on the callbacks queue. */
+export async function enqueueCallback(
+  queues: Pick<InvocationQueues, 'callbacks'>,
+  config: Pick<QueueConfig, 'callbackAttempts' | 'callbackBackoffMs' | 'keepFailedSeconds'>,
+  invocationId: string,
+  callback: { url: string; format: CallbackFormat },
+): Promise<void> {
+  const data: CallbackJob = { type: 'callback', invocationId, url: callback.url, format: callback.format };
+  await queues.callbacks.add('callback', data, {
+    // One delivery per invocation, even if two processes finish it at once.
+    jobId: `callback-${invocationId}`,
+    attempts: config.callbackAttempts,
+    backoff: { type: 'exponential', delay: config.callbackBackoffMs },
+    removeOnComplete: true,
+    removeOnFail: { age: config.keepFailedSeconds },
+  });
+}

@@ -1,0 +1,251 @@
+// Invocation records in Redis: one hash per invocation, written as it goes (queued → running →
+// final) by whichever process moves it, read back by any gateway. Nothing about an invocation lives
+// in one process's memory.
+import type { Redis } from 'ioredis';
+import type { FunctionResult, InvocationRequest, InvocationStatus } from '../contracts/invocation.js';
+import type { CallbackFormat } from '../contracts/job.js';
+import type { CallbackState, InvocationRecord, RecordResponse } from '../contracts/invocation-record.js';
+import type { QueueConfig } from './queue-config.js';
+import type { RedisKeys } from './redis-keys.js';
+import { BEGIN, CANCEL, CREATE, FINISH, REQUEUE, UPDATE } from './store-scripts.js';
+import { runScript } from './run-script.js';
+import { didRun } from './unrun-result.js';
+
+export interface NewInvocation {
+  id: string;
+  functionName: string;
+  request: InvocationRequest;
+  maxAttempts: number;
+  batchId?: string;
+  callbackUrl?: string;
+  callbackFormat?: CallbackFormat;
+  /** The caller's Idempotency-Key: a second invocation with the same key finds the first. */
+  idempotencyKey?: string;
+}
+
+export type BeginOutcome =
+  | { kind: 'run'; attempt: number }
+  | { kind: 'final'; status: InvocationStatus }
+  | { kind: 'cancel' };
+
+export type FinishOutcome =
+  | { kind: 'finished'; callback: { url: string; format: CallbackFormat } | null }
+  | { kind: 'already'; status: InvocationStatus };
+
+export type CancelOutcome = FinishOutcome | { kind: 'cancelling' } | { kind: 'missing' };
+
+/** The result kept in the record: the function's outcome with the end of its log. */
+export type StoredResult = FunctionResult;
+
+export class InvocationStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+    private readonly config: Pick<QueueConfig, 'keepSucceededSeconds' | 'keepFailedSeconds' | 'keepPendingSeconds'>,
+  ) {}
+
+  /** Creates a queued record; with an idempotency key, the id of an earlier invocation with that key wins. */
+  async create(invocation: NewInvocation, now = Date.now()): Promise<{ id: string; created: boolean }> {
+    const keys = [this.keys.invocation(invocation.id)];
+    if (invocation.idempotencyKey !== undefined) keys.push(this.keys.idempotency(invocation.functionName, invocation.idempotencyKey));
+    const [id, how] = (await runScript(this.redis, CREATE, keys, [
+      invocation.id,
+      this.config.keepPendingSeconds,
+      ...recordFields(invocation, now),
+    ])) as [string, string];
+    return { id, created: how === 'created' };
+  }
+
+  async get(id: string): Promise<InvocationRecord | null> {
+    const hash = await this.redis.hgetall(this.keys.invocation(id));
+    return hash.status === undefined ? null : toRecord(hash);
+  }
+
+  /** Several records in one round trip, in order; null where one is gone. */
+  async getMany(ids: string[]): Promise<Array<InvocationRecord | null>> {
+    if (ids.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.hgetall(this.keys.invocation(id));
+    const replies = (await pipeline.exec()) ?? [];
+    return replies.map(([error, hash]) => {
+      if (error) throw error;
+      const h = hash as Record<string, string>;
+      return h.status === undefined ? null : toRecord(h);
+    });
+  }
+
+  /** Statuses only, for the sync waiters' sweep. */
+  async statuses(ids: string[]): Promise<Array<InvocationStatus | null>> {
+    if (ids.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.hget(this.keys.invocation(id), 'status');
+    const replies = (await pipeline.exec()) ?? [];
+    return replies.map(([, status]) => (status as InvocationStatus | null) ?? null);
+  }
+
+  /** Whether each record carries a cancel mark (a cancel asked for while it ran). */
+  async cancelRequests(ids: string[]): Promise<boolean[]> {
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.hget(this.keys.invocation(id), 'cancelRequested');
+    const replies = (await pipeline.exec()) ?? [];
+    return replies.map(([, mark]) => mark === '1');
+  }
+
+  /** A worker starts a run: queued (or running, after a lost worker) → running. */
+  async begin(id: string, functionName: string, worker: string, createdAt: number, batchId?: string): Promise<BeginOutcome> {
+    const keys = [this.keys.invocation(id), ...(batchId ? [this.keys.batch(batchId)] : [])];
+    const [kind, value] = (await runScript(this.redis, BEGIN, keys, [
+      Date.now(), worker, id, functionName, createdAt, this.config.keepPendingSeconds,
+    ])) as [string, string];
+    switch (kind) {
+      case 'run':
+        return { kind: 'run', attempt: Number(value) };
+      case 'cancel':
+        return { kind: 'cancel' };
+      default:
+        return { kind: 'final', status: value as InvocationStatus };
+    }
+  }
+
+  /** running → queued: a retry follows, or the run was handed back (shutdown, lost worker). */
+  async requeue(id: string, lastError: { code: string; message: string } | null, batchId?: string): Promise<boolean> {
+    const keys = [this.keys.invocation(id), ...(batchId ? [this.keys.batch(batchId)] : [])];
+    const moved = await runScript(this.redis, REQUEUE, keys, [lastError ? JSON.stringify(lastError) : '', this.config.keepPendingSeconds]);
+    return moved === 1;
+  }
+
+  /** Finishes the invocation (publishing `finished`), unless it already is. */
+  async finish(id: string, functionName: string, result: StoredResult, batchId?: string): Promise<FinishOutcome> {
+    const reply = (await runScript(this.redis, FINISH, this.finishKeys(id, batchId), [
+      result.status, Date.now(), JSON.stringify(result), this.ttlOf(result.status), this.batchTtl(),
+      this.keys.finishedChannel, id, functionName,
+    ])) as string[];
+    return finishOutcome(reply);
+  }
+
+  /** Cancels: a queued invocation ends now; a running one is marked, for its worker to kill. */
+  async cancel(id: string, result: StoredResult, batchId?: string): Promise<CancelOutcome> {
+    const reply = (await runScript(this.redis, CANCEL, this.finishKeys(id, batchId), [
+      Date.now(), JSON.stringify(result), this.ttlOf('cancelled'), this.batchTtl(), this.keys.finishedChannel, id,
+      this.keys.controlChannel,
+    ])) as string[];
+    if (reply[0] === 'cancelling') return { kind: 'cancelling' };
+    if (reply[0] === 'missing') return { kind: 'missing' };
+    return finishOutcome(reply);
+  }
+
+  /** Records the sandbox of the current run as soon as it exists (its host pid, its namespace). */
+  async setSandbox(id: string, sandbox: { hostPid: number; pidNamespace: string }): Promise<void> {
+    await runScript(this.redis, UPDATE, [this.keys.invocation(id)], ['sandbox', JSON.stringify(sandbox)]);
+  }
+
+  async setCallbackState(id: string, state: CallbackState): Promise<void> {
+    await runScript(this.redis, UPDATE, [this.keys.invocation(id)], ['callback', JSON.stringify(state)]);
+  }
+
+  private finishKeys(id: string, batchId: string | undefined): string[] {
+    const keys = [this.keys.invocation(id), this.keys.log(id)];
+    if (batchId) keys.push(this.keys.batch(batchId), this.keys.batchMembers(batchId));
+    return keys;
+  }
+
+  private ttlOf(status: InvocationStatus): number {
+    return status === 'succeeded' ? this.config.keepSucceededSeconds : this.config.keepFailedSeconds;
+  }
+
+  private batchTtl(): number {
+    return Math.max(this.config.keepSucceededSeconds, this.config.keepFailedSeconds);
+  }
+}
+
+export function recordFields(invocation: NewInvocation, now: number): Array<string | number> {
+  const fields: Array<string | number> = [
+    'id', invocation.id,
+    'function', invocation.functionName,
+    'status', 'queued',
+    'attempts', 0,
+    'maxAttempts', invocation.maxAttempts,
+    'createdAt', now,
+    'method', invocation.request.method,
+    'path', invocation.request.path,
+  ];
+  if (invocation.batchId) fields.push('batchId', invocation.batchId);
+  if (invocation.callbackUrl) {
+    fields.push('callbackUrl', invocation.callbackUrl, 'callbackFormat', invocation.callbackFormat ?? 'record');
+    const pending: CallbackState = { status: 'pending', url: invocation.callbackUrl, attempts: 0 };
+    fields.push('callback', JSON.stringify(pending));
+  }
+  return fields;
+}
+
+function finishOutcome(reply: string[]): FinishOutcome {
+  if (reply[0] === 'finished') {
+    const url = reply[1] ?? '';
+    return { kind: 'finished', callback: url === '' ? null : { url, format: (reply[2] || 'record') as CallbackFormat } };
+  }
+  return { kind: 'already', status: reply[1] as InvocationStatus };
+}
+
+function toRecord(hash: Record<string, string>): InvocationRecord {
+  const result = parseJson<StoredResult>(hash.result);
+  const live = parseJson<{ hostPid: number; pidNamespace: string }>(hash.sandbox);
+  const time = (field: string | undefined): string | null => (field ? new Date(Number(field)).toISOString() : null);
+  const ran = result !== null && didRun(result);
+  const sandbox = result
+    ? { pidNamespace: result.sandbox.pidNamespace, hostPid: result.sandbox.hostPid, zombiesReaped: result.sandbox.zombiesReaped, peakProcesses: result.sandbox.peakProcesses }
+    : live
+      ? { pidNamespace: live.pidNamespace, hostPid: live.hostPid, zombiesReaped: null, peakProcesses: null }
+      : null;
+  return {
+    id: hash.id ?? '',
+    function: hash.function ?? '',
+    status: hash.status as InvocationStatus,
+    attempts: Number(hash.attempts ?? 0),
+    maxAttempts: Number(hash.maxAttempts ?? 1),
+    createdAt: time(hash.createdAt) ?? new Date(0).toISOString(),
+    startedAt: time(hash.startedAt),
+    finishedAt: time(hash.finishedAt),
+    request: { method: hash.method ?? 'POST', path: hash.path ?? '/' },
+    response: result ? renderResponse(result.response) : null,
+    exit: ran ? result!.exit : null,
+    timings: {
+      queuedMs: hash.queuedMs === undefined ? null : Number(hash.queuedMs),
+      startMs: ran ? result!.timings.startMs : null,
+      runMs: ran ? result!.timings.runMs : null,
+    },
+    // A sandbox that never existed (cancelled while queued) is not reported.
+    sandbox: sandbox && sandbox.pidNamespace ? sandbox : null,
+    error: result?.error ?? parseJson<{ code: string; message: string }>(hash.lastError) ?? null,
+    log: result?.log ?? '',
+    logTruncated: result?.logTruncated ?? false,
+    worker: hash.worker ?? null,
+    batchId: hash.batchId ?? null,
+    callback: parseJson<CallbackState>(hash.callback),
+  };
+}
+
+const TEXT_TYPE = /^(text\/|application\/([a-z0-9.+-]*\+)?(json|xml|javascript|x-www-form-urlencoded|x-ndjson)\b)/i;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The body as text when it is valid UTF-8 of a textual content type (or has none), else base64. */
+export function renderResponse(response: FunctionResult['response']): RecordResponse {
+  const type = Object.entries(response.headers).find(([name]) => name.toLowerCase() === 'content-type')?.[1] ?? '';
+  if (type === '' || TEXT_TYPE.test(type)) {
+    try {
+      const body = utf8.decode(Buffer.from(response.bodyBase64, 'base64'));
+      return { status: response.status, headers: response.headers, body, bodyEncoding: 'utf8' };
+    } catch {
+      // Not UTF-8: base64 below.
+    }
+  }
+  return { status: response.status, headers: response.headers, body: response.bodyBase64, bodyEncoding: 'base64' };
+}
+
+function parseJson<T>(text: string | undefined): T | null {
+  if (text === undefined || text === '') return null;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return null;
+  }
+}

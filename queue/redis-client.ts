@@ -1,0 +1,51 @@
+// One place where pidbox opens Redis connections, so every one has a name (CLIENT LIST tells them
+// apart), a retry policy that fits its use, and an error listener (ioredis prints unhandled errors).
+import { Redis } from 'ioredis';
+import { redact } from './queue-config.js';
+
+export interface RedisClientOptions {
+  /** Shown by CLIENT LIST, e.g. `pidbox-gateway`. */
+  name: string;
+  /**
+   * `request`: commands made while a client waits (the gateway) fail after a few retries and after
+   * `commandTimeoutMs`, so no request hangs on a Redis that is gone. `durable`: commands wait for
+   * Redis to come back (the worker: a result is never given up); BullMQ's Worker also needs this.
+   * Default: `durable`.
+   */
+  mode?: 'request' | 'durable';
+  /** Longest wait for one command in `request` mode. Default: 5000. */
+  commandTimeoutMs?: number;
+}
+
+export function createRedisClient(url: string, options: RedisClientOptions): Redis {
+  const target = url.startsWith('unix://') ? url.slice('unix://'.length) : url;
+  const request = options.mode === 'request';
+  const client = new Redis(target, {
+    connectionName: options.name,
+    maxRetriesPerRequest: request ? 2 : null,
+    ...(request ? { commandTimeout: options.commandTimeoutMs ?? 5000 } : {}),
+    retryStrategy: (times: number) => Math.min(50 * 2 ** times, 2000),
+  });
+  let lastMessage = '';
+  client.on('error', (error: Error) => {
+    // A Redis that is down repeats the same error on every reconnect attempt: say it once.
+    if (error.message === lastMessage) return;
+    lastMessage = error.message;
+    console.error(`pidbox: redis ${redact(url)} (${options.name}): ${error.message}`);
+  });
+  client.on('ready', () => (lastMessage = ''));
+  return client;
+}
+
+/** Closes a client: QUIT when it is connected, else a plain disconnect. Never throws; safe to call twice. */
+export async function closeRedisClient(client: Redis): Promise<void> {
+  if (client.status === 'end') return;
+  try {
+    if (client.status === 'ready') {
+      await Promise.race([client.quit(), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+    }
+  } catch {
+    // Already closing or closed.
+  }
+  client.disconnect();
+}

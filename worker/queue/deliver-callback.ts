@@ -1,0 +1,72 @@
+// One callback job: POST a finished invocation to its X-Callback-Url. A failed delivery (no answer,
+// or not 2xx) throws, and BullMQ tries again with exponential backoff; the record's `callback`
+// says how it went.
+import type { Job } from 'bullmq';
+import type { CallbackJob } from '../../contracts/job.js';
+import type { InvocationRecord } from '../../contracts/invocation-record.js';
+import { PidboxError } from '../../contracts/pidbox-error.js';
+import type { InvocationStore } from '../../queue/invocation-store.js';
+import type { WorkerConfig } from './worker-config.js';
+
+export interface CallbackDeps {
+  store: InvocationStore;
+  workerConfig: WorkerConfig;
+}
+
+export async function deliverCallback(job: Job, data: CallbackJob, deps: CallbackDeps): Promise<void> {
+  const record = await deps.store.get(data.invocationId);
+  if (!record) return; // expired: nothing left to deliver
+  const attempt = job.attemptsMade + 1;
+  const last = attempt >= (job.opts.attempts ?? 1);
+  const { body, headers } = callbackRequest(record, data.format);
+  let lastStatus: number | undefined;
+  try {
+    const response = await fetch(data.url, {
+      method: 'POST',
+      body: new Uint8Array(body),
+      headers,
+      redirect: 'manual',
+      signal: AbortSignal.timeout(deps.workerConfig.callbackTimeoutMs),
+    });
+    lastStatus = response.status;
+    await response.arrayBuffer().catch(() => {});
+    if (!response.ok) throw new PidboxError('CALLBACK_FAILED', `${data.url} answered ${response.status}`);
+  } catch (error) {
+    const message = error instanceof PidboxError ? error.message : `${data.url}: ${(error as Error).message}`;
+    await deps.store.setCallbackState(data.invocationId, {
+      status: last ? 'failed' : 'pending',
+      url: data.url,
+      attempts: attempt,
+      ...(lastStatus !== undefined ? { lastStatus } : {}),
+      lastError: message,
+    });
+    throw new PidboxError('CALLBACK_FAILED', message, error);
+  }
+  await deps.store.setCallbackState(data.invocationId, { status: 'delivered', url: data.url, attempts: attempt, lastStatus });
+}
+
+function callbackRequest(record: InvocationRecord, format: CallbackJob['format']): { body: Buffer; headers: Record<string, string> } {
+  switch (format) {
+    case 'record':
+      return {
+        body: Buffer.from(JSON.stringify(record)),
+        headers: { 'content-type': 'application/json', 'x-invocation-id': record.id, 'x-invocation-status': record.status },
+      };
+    case 'openfaas': {
+      // As OpenFaaS's queue worker does: the function's response body, its status in a header.
+      const response = record.response;
+      const body = response ? Buffer.from(response.body, response.bodyEncoding === 'base64' ? 'base64' : 'utf8') : Buffer.alloc(0);
+      const contentType = response && Object.entries(response.headers).find(([name]) => name.toLowerCase() === 'content-type')?.[1];
+      return {
+        body,
+        headers: {
+          ...(contentType ? { 'content-type': contentType } : {}),
+          'x-call-id': record.id,
+          'x-function-name': record.function,
+          'x-function-status': String(response?.status ?? 500),
+          'x-invocation-status': record.status,
+        },
+      };
+    }
+  }
+}

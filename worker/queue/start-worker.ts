@@ -1,0 +1,127 @@
+// A worker: BullMQ Workers on the invocations and callbacks queues, the cancel listener, and a
+// shutdown that stops taking jobs, lets running ones finish within the grace period, then kills
+// their sandboxes and hands their jobs back to the queue.
+import { Job, Worker } from 'bullmq';
+import { FunctionRegistry } from '../functions/function-registry.js';
+import { createNodeBuilder } from '../runtimes/node-build.js';
+import { finishInvocation } from '../../queue/finish-invocation.js';
+import { openQueues } from '../../queue/invocation-queues.js';
+import { InvocationStore } from '../../queue/invocation-store.js';
+import { LogStore } from '../../queue/log-store.js';
+import { closeRedisClient, createRedisClient } from '../../queue/redis-client.js';
+import { CALLBACKS_QUEUE, INVOCATIONS_QUEUE, redisKeys } from '../../queue/redis-keys.js';
+import { unrunResult } from '../../queue/unrun-result.js';
+import { listenForCancels } from './cancel-listener.js';
+import { FunctionSlots } from './function-slots.js';
+import { receiveJob, type WorkerDeps } from './receive-job.js';
+import { RunningInvocations } from './running-invocations.js';
+import type { WorkerConfig } from './worker-config.js';
+
+export interface WorkerHandle {
+  /** `host:pid`, as records name the worker of a run. */
+  readonly name: string;
+  /** Invocations running now. */
+  readonly running: number;
+  /**
+   * Stops taking jobs, waits up to the grace period for running invocations, then kills their
+   * sandboxes and hands their jobs back; closes every connection. Bounded; safe to call twice.
+   */
+  close(): Promise<void>;
+}
+
+/** Time allowed after the grace period for aborted runs to hand their jobs back and connections to close. */
+const CLOSE_MARGIN_MS = 5000;
+
+export async function startWorker(config: WorkerConfig): Promise<WorkerHandle> {
+  const keys = redisKeys(config.queue.prefix);
+  const redis = createRedisClient(config.queue.redisUrl, { name: 'pidbox-worker' });
+  const subscriber = createRedisClient(config.queue.redisUrl, { name: 'pidbox-worker-control' });
+  const store = new InvocationStore(redis, keys, config.queue);
+  const queues = openQueues(redis, keys);
+  const running = new RunningInvocations();
+  const deps: WorkerDeps = {
+    store,
+    logs: new LogStore(redis, keys),
+    queues,
+    config: config.queue,
+    registry: new FunctionRegistry(config.functionsDir),
+    builder: createNodeBuilder({ cacheDir: config.cacheDir }),
+    running,
+    slots: new FunctionSlots(),
+    workerConfig: config,
+  };
+  const cancels = await listenForCancels({ subscriber, channel: keys.controlChannel, running, store });
+
+  const common = { connection: redis, prefix: keys.bullPrefix, name: config.name };
+  const processor = (job: Job, token?: string): Promise<void> => receiveJob(job, token, deps);
+  const invocations = new Worker(INVOCATIONS_QUEUE, processor, {
+    ...common,
+    concurrency: config.concurrency,
+    lockDuration: config.lockDurationMs,
+    stalledInterval: config.stalledIntervalMs,
+    maxStalledCount: config.maxStalledCount,
+  });
+  const callbacks = new Worker(CALLBACKS_QUEUE, processor, { ...common, concurrency: config.callbackConcurrency });
+
+  // A job BullMQ failed without our processor finishing its record — its last attempt threw, or it
+  // was lost with its worker more often than maxStalledCount allows — still ends, with a reason.
+  const finishLost = (jobId: string, code: 'WORKER_LOST' | 'INTERNAL', message: string): void => {
+    Job.fromId(invocations, jobId)
+      .then((job) => {
+        const functionName = (job?.data as { functionName?: string } | undefined)?.functionName ?? job?.name ?? '';
+        const batchId = (job?.data as { batchId?: string } | undefined)?.batchId;
+        return finishInvocation(deps, jobId, functionName, unrunResult('failed', code, message), batchId);
+      })
+      .catch((error: Error) => console.error(`pidbox worker: invocation ${jobId} could not be finished: ${error.message}`));
+  };
+  invocations.on('failed', (job, error) => {
+    if (!job?.id || job.attemptsMade < (job.opts.attempts ?? 1)) return;
+    finishLost(job.id, 'INTERNAL', `the worker failed the invocation: ${error.message}`);
+  });
+  invocations.on('stalled', (jobId) => {
+    // A lost worker's job goes back to the queue (it runs again) or, past maxStalledCount, fails.
+    Job.fromId(invocations, jobId)
+      .then((job) => job?.getState())
+      .then((state) => {
+        if (state === 'failed') finishLost(jobId, 'WORKER_LOST', 'the worker running the invocation was lost, more often than allowed');
+      })
+      .catch(() => {});
+  });
+  for (const worker of [invocations, callbacks]) {
+    worker.on('error', (error) => console.error(`pidbox worker: ${worker.name}: ${error.message}`));
+  }
+  await Promise.all([invocations.waitUntilReady(), callbacks.waitUntilReady()]);
+
+  let closing: Promise<void> | null = null;
+  const close = async (): Promise<void> => {
+    const grace = setTimeout(() => running.abortAll('shutdown'), config.shutdownGraceMs);
+    const stopped = Promise.all([invocations.close(), callbacks.close()]).catch(() => {});
+    const bounded = await Promise.race([
+      stopped.then(() => true),
+      new Promise<boolean>((resolve) => setTimeout(resolve, config.shutdownGraceMs + CLOSE_MARGIN_MS, false).unref()),
+    ]);
+    clearTimeout(grace);
+    if (!bounded) {
+      // Redis is gone or a job does not end: stop waiting; BullMQ's stalled check recovers the jobs.
+      running.abortAll('shutdown');
+      await Promise.race([Promise.all([invocations.close(true), callbacks.close(true)]).catch(() => {}), delay(1000)]);
+    }
+    await cancels.close();
+    await Promise.race([queues.close(), delay(1000)]);
+    await Promise.all([closeRedisClient(subscriber), closeRedisClient(redis)]);
+  };
+  return {
+    name: config.name,
+    get running() {
+      return running.size;
+    },
+    close() {
+      closing ??= close();
+      return closing;
+    },
+  };
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}

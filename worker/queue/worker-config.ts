@@ -1,0 +1,54 @@
+// `pidbox worker`'s settings: a pure function of the environment (README, "Configuration").
+import { availableParallelism, hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { readInteger, readString } from '../../contracts/config-values.js';
+import { loadQueueConfig, type QueueConfig } from '../../queue/queue-config.js';
+
+export interface WorkerConfig {
+  queue: QueueConfig;
+  /** Folder of the functions (absolute). Env PIDBOX_FUNCTIONS_DIR. Default: `./functions`. */
+  functionsDir: string;
+  /** Where node functions' bundles are cached (absolute). Env PIDBOX_CACHE_DIR. Default: `./.pidbox-cache`. */
+  cacheDir: string;
+  /** Invocations run at once by this worker. Env PIDBOX_WORKER_CONCURRENCY. Default: the number of cores. */
+  concurrency: number;
+  /** On SIGTERM, how long running invocations may go on before their sandboxes are killed and their jobs handed back. Env PIDBOX_SHUTDOWN_GRACE_MS. Default: 10000. */
+  shutdownGraceMs: number;
+  /** A job's lock: a worker that stops renewing it (killed, frozen) loses the job after this long. Env PIDBOX_LOCK_DURATION_MS. Default: 30000. */
+  lockDurationMs: number;
+  /** How often workers look for jobs whose worker is gone. Env PIDBOX_STALLED_INTERVAL_MS. Default: 30000. */
+  stalledIntervalMs: number;
+  /** How many times one job may be recovered from a lost worker before it fails (WORKER_LOST). Env PIDBOX_MAX_STALLED_COUNT. Default: 1. */
+  maxStalledCount: number;
+  /** Largest response body kept; a larger one fails the invocation. Env PIDBOX_MAX_RESPONSE_BYTES. Default: 6291456 (6 MiB). */
+  maxResponseBytes: number;
+  /** Most bytes of one run's log kept in Redis: its first and last halves. Env PIDBOX_MAX_LOG_BYTES. Default: 262144 (256 KiB). */
+  maxLogBytes: number;
+  /** The end of the log kept in the record itself (`log` of GET /invocations/{id}). Env PIDBOX_LOG_TAIL_BYTES. Default: 4096. */
+  logTailBytes: number;
+  /** Callback deliveries at once. Env PIDBOX_CALLBACK_CONCURRENCY. Default: 8. */
+  callbackConcurrency: number;
+  /** Longest wait for a callback URL's answer. Env PIDBOX_CALLBACK_TIMEOUT_MS. Default: 10000. */
+  callbackTimeoutMs: number;
+  /** This worker's name in records and in BullMQ: `host:pid`. */
+  name: string;
+}
+
+export function loadWorkerConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): WorkerConfig {
+  return {
+    queue: loadQueueConfig(env),
+    functionsDir: resolve(cwd, readString(env, 'PIDBOX_FUNCTIONS_DIR', './functions')),
+    cacheDir: resolve(cwd, readString(env, 'PIDBOX_CACHE_DIR', './.pidbox-cache')),
+    concurrency: readInteger(env, 'PIDBOX_WORKER_CONCURRENCY', availableParallelism(), 1, 1024),
+    shutdownGraceMs: readInteger(env, 'PIDBOX_SHUTDOWN_GRACE_MS', 10_000, 0),
+    lockDurationMs: readInteger(env, 'PIDBOX_LOCK_DURATION_MS', 30_000, 1000),
+    stalledIntervalMs: readInteger(env, 'PIDBOX_STALLED_INTERVAL_MS', 30_000, 100),
+    maxStalledCount: readInteger(env, 'PIDBOX_MAX_STALLED_COUNT', 1, 0, 100),
+    maxResponseBytes: readInteger(env, 'PIDBOX_MAX_RESPONSE_BYTES', 6 * 1024 * 1024, 1),
+    maxLogBytes: readInteger(env, 'PIDBOX_MAX_LOG_BYTES', 256 * 1024, 2),
+    logTailBytes: readInteger(env, 'PIDBOX_LOG_TAIL_BYTES', 4096, 0),
+    callbackConcurrency: readInteger(env, 'PIDBOX_CALLBACK_CONCURRENCY', 8, 1, 1024),
+    callbackTimeoutMs: readInteger(env, 'PIDBOX_CALLBACK_TIMEOUT_MS', 10_000, 1),
+    name: `${hostname()}:${process.pid}`,
+  };
+}
