@@ -1,0 +1,323 @@
+// Behaviour tests of the sandbox core: spawnSandbox, the init as PID 1 of a fresh PID namespace,
+// and the function under it. Everything is real — namespaces, signals, processes — and every test
+// ends with no process of its sandbox left, which the tests check from the host's /proc. The
+// suites' timeouts only keep a broken sandbox from hanging the run.
+
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { afterEach, describe, test } from 'node:test';
+import type { RunSpec } from '../worker/init/protocol.js';
+import { SANDBOX_PATH, spawnSandbox, type Sandbox, type SandboxOptions } from '../worker/sandbox/spawn-sandbox.js';
+import { collectOutput, numbersAfter, type Output } from './helpers/output.js';
+import { sandboxFixture } from './helpers/paths.js';
+import {
+  allPids, childrenOf, isAlive, isTcpPortListening, livingProcessesInPidNamespace, openFdCount, pidNamespaceOf,
+  processesInPidNamespace, readStat,
+} from './helpers/proc.js';
+import { waitUntil } from './helpers/wait.js';
+
+const ENV = [`PATH=${SANDBOX_PATH}`];
+
+interface Started {
+  sandbox: Sandbox;
+  stdout: Output;
+  stderr: Output;
+}
+
+// Sandboxes and worker-like processes a test started, so that afterEach can end whatever a failed
+// test left running.
+const liveSandboxes = new Set<Sandbox>();
+const liveWorkers = new Set<ChildProcess>();
+const namespacesToClear = new Set<string>();
+
+function start(options: SandboxOptions): Started {
+  const sandbox = spawnSandbox(options);
+  liveSandboxes.add(sandbox);
+  sandbox.outcome.finally(() => liveSandboxes.delete(sandbox)).catch(() => {});
+  return { sandbox, stdout: collectOutput(sandbox.stdout), stderr: collectOutput(sandbox.stderr) };
+}
+
+function run(spec: RunSpec, options: Omit<SandboxOptions, 'run'> = {}): Started {
+  return start({ ...options, run: spec });
+}
+
+afterEach(async () => {
+  for (const worker of liveWorkers) worker.kill('SIGKILL');
+  liveWorkers.clear();
+  for (const sandbox of liveSandboxes) sandbox.kill('SIGKILL');
+  await Promise.allSettled([...liveSandboxes].map((s) => s.outcome));
+  for (const namespace of namespacesToClear) {
+    for (const p of livingProcessesInPidNamespace(namespace)) {
+      try {
+        process.kill(p.pid, 'SIGKILL');
+      } catch {
+        // Ended meanwhile.
+      }
+    }
+  }
+  namespacesToClear.clear();
+});
+
+describe('a sandbox', { timeout: 60_000 }, () => {
+  test('runs the function as a child of PID 1, the pidbox init, and its /proc shows only the sandbox', async () => {
+    const { sandbox, stdout, stderr } = run({ argv: [sandboxFixture('describes-its-sandbox.sh')], env: ENV });
+    await stdout.waitFor('listed\n');
+
+    const self = numbersAfter(stdout, 'self')[0]!;
+    assert.match(stdout.text(), /^ppid 1$/m);
+    assert.match(stdout.text(), /^init \S*node .*init\.cjs --sandbox/m);
+    const listed = [...stdout.text().matchAll(/^process (\d+) /gm)].map((m) => Number(m[1]));
+    assert.deepEqual(listed, [1, self], 'inside, /proc lists the init and the function, nothing of the host');
+
+    // The host sees the same two: the init, this process's child, and the function, the init's child.
+    assert.notEqual(sandbox.pidNamespace, pidNamespaceOf('self'));
+    assert.equal(readStat(sandbox.pid)?.ppid, process.pid);
+    const hostView = processesInPidNamespace(sandbox.pidNamespace);
+    assert.equal(hostView.length, 2, JSON.stringify(hostView));
+    assert.ok(hostView.some((p) => p.pid === sandbox.pid));
+    assert.ok(hostView.some((p) => p.ppid === sandbox.pid));
+
+    sandbox.stdin.end();
+    const outcome = await sandbox.outcome;
+    assert.equal(outcome.exitCode, 0);
+    assert.equal(outcome.pidNamespace, sandbox.pidNamespace);
+    assert.ok(outcome.peakProcesses >= 2, `peakProcesses ${outcome.peakProcesses}`);
+    assert.equal(stderr.text(), '');
+  });
+
+  test('forwards SIGUSR1, SIGHUP and SIGTERM sent to the sandbox to the function, then reports its exit code', async () => {
+    const { sandbox, stdout, stderr } = run({
+      argv: [sandboxFixture('traps-signals.sh'), 'USR1', 'HUP', 'TERM'],
+      env: ENV,
+    });
+    await stdout.waitFor('ready');
+    for (const signal of ['SIGUSR1', 'SIGHUP', 'SIGTERM'] as const) {
+      sandbox.kill(signal);
+      await stdout.waitFor(`got ${signal.slice(3)}`);
+    }
+    sandbox.stdin.write('exit 42\n');
+    const outcome = await sandbox.outcome;
+    assert.deepEqual(
+      { code: outcome.code, signal: outcome.signal, exitCode: outcome.exitCode, timedOut: outcome.timedOut },
+      { code: 42, signal: null, exitCode: 42, timedOut: false },
+    );
+    assert.equal(stdout.text().replace(/^ready \d+\n/, ''), 'got USR1\ngot HUP\ngot TERM\n');
+    assert.equal(stderr.text(), '');
+  });
+
+  test('reports the signal that ended the function, with 128 + its number as the exit code', async () => {
+    const { sandbox, stdout } = run({ argv: [sandboxFixture('traps-signals.sh')], env: ENV });
+    await stdout.waitFor('ready');
+    sandbox.kill('SIGTERM');
+    const outcome = await sandbox.outcome;
+    assert.deepEqual(
+      { code: outcome.code, signal: outcome.signal, exitCode: outcome.exitCode },
+      { code: null, signal: 'SIGTERM', exitCode: 143 },
+    );
+  });
+
+  test("reports the function's own exit code, and the signal it sent itself", async () => {
+    const exited = await run({ argv: [sandboxFixture('exits-with-code.sh'), '3'], env: ENV }).sandbox.outcome;
+    assert.deepEqual({ code: exited.code, signal: exited.signal, exitCode: exited.exitCode }, { code: 3, signal: null, exitCode: 3 });
+
+    const killed = await run({ argv: [sandboxFixture('killed-by-signal.sh'), 'USR2'], env: ENV }).sandbox.outcome;
+    assert.deepEqual(
+      { code: killed.code, signal: killed.signal, exitCode: killed.exitCode },
+      { code: null, signal: 'SIGUSR2', exitCode: 140 },
+    );
+  });
+
+  test('reaps 200 orphaned zombies while the function still runs', async () => {
+    const { sandbox, stdout, stderr } = run({ argv: [sandboxFixture('spawns-orphans.sh'), '200'], env: ENV });
+    await stdout.waitFor(/^adopted .*\n/m);
+    assert.deepEqual(numbersAfter(stdout, 'adopted'), [200, 0], 'all 200 orphans went to the init, none exited yet');
+
+    sandbox.stdin.end(); // the orphans exit, and become zombies until the init reaps them
+    await stdout.waitFor(/^left .*\n/m, 20_000);
+    assert.deepEqual(numbersAfter(stdout, 'left'), [0, 0], 'no orphan and no zombie left while the function runs');
+
+    const outcome = await sandbox.outcome;
+    assert.equal(outcome.exitCode, 0);
+    assert.ok(outcome.zombiesReaped >= 200, `zombiesReaped ${outcome.zombiesReaped}`);
+    assert.equal(stderr.text(), '');
+  });
+
+  test('does not let a double-forked setsid daemon outlive the function', async () => {
+    const { sandbox, stdout } = run({ argv: [sandboxFixture('double-forks-daemon.sh')], env: ENV });
+    await stdout.waitFor(/^daemon \d+\n/m);
+    const daemons = livingProcessesInPidNamespace(sandbox.pidNamespace).filter((p) => p.comm === 'sleep');
+    assert.equal(daemons.length, 1, 'the daemon runs');
+    assert.equal(daemons[0]!.session, daemons[0]!.pid, 'the daemon leads a session of its own');
+    assert.equal(daemons[0]!.ppid, sandbox.pid, 'the init adopted the daemon');
+
+    sandbox.stdin.end();
+    const outcome = await sandbox.outcome;
+    assert.equal(outcome.exitCode, 0);
+    assert.deepEqual(processesInPidNamespace(outcome.pidNamespace), [], 'no process of the sandbox remains');
+  });
+
+  test('ends a function that ignores SIGTERM with SIGKILL after its timeout and grace period', async () => {
+    // A warm sandbox: the timeout counts from run(), so the function has all of it to set its trap.
+    const { sandbox, stdout } = start({ timeoutMs: 500, killGraceMs: 200 });
+    await sandbox.ready;
+    sandbox.run({ argv: [sandboxFixture('ignores-sigterm.sh')], env: ENV });
+    await stdout.waitFor('ready');
+    const outcome = await sandbox.outcome;
+    assert.deepEqual(
+      { timedOut: outcome.timedOut, signal: outcome.signal, code: outcome.code, exitCode: outcome.exitCode },
+      { timedOut: true, signal: 'SIGKILL', code: null, exitCode: 137 },
+    );
+    assert.deepEqual(processesInPidNamespace(outcome.pidNamespace), [], 'no process of the sandbox remains');
+  });
+
+  test('opens no debugger port when the init gets SIGUSR1, and keeps running', async () => {
+    const { sandbox, stdout, stderr } = run({ argv: [sandboxFixture('traps-signals.sh'), 'USR1'], env: ENV });
+    await stdout.waitFor('ready');
+    assert.equal(isTcpPortListening(sandbox.pid, 9229), false, 'nothing listens on 9229 before the test');
+
+    sandbox.kill('SIGUSR1');
+    // Either the init's listener forwards it, or Node's own handler starts the inspector and says so.
+    await Promise.race([stdout.waitFor('got USR1'), stderr.waitFor('Debugger listening')]);
+    assert.doesNotMatch(stderr.text(), /Debugger listening/);
+    assert.equal(isTcpPortListening(sandbox.pid, 9229), false, 'the inspector does not listen on 9229');
+    assert.match(stdout.text(), /^got USR1$/m, 'the init forwarded SIGUSR1 to the function');
+    assert.ok(isAlive(sandbox.pid), 'the init still runs');
+
+    sandbox.stdin.write('exit 0\n');
+    const outcome = await sandbox.outcome;
+    assert.equal(outcome.exitCode, 0);
+    assert.doesNotMatch(stderr.text(), /Debugger listening/);
+    assert.equal(stderr.text(), '');
+  });
+
+  test('passes 5 MiB from stdin to stdout unchanged', async () => {
+    const input = randomBytes(5 * 1024 * 1024);
+    const { sandbox, stdout, stderr } = run({ argv: ['cat'], env: ENV });
+    sandbox.stdin.end(input);
+    const outcome = await sandbox.outcome;
+    await stdout.ended;
+    assert.equal(outcome.exitCode, 0);
+    assert.equal(stdout.bytes().length, input.length);
+    assert.equal(sha256(stdout.bytes()), sha256(input));
+    assert.equal(stderr.text(), '');
+  });
+
+  test('delivers all output, many pipe buffers of it, before the outcome resolves', async () => {
+    const { sandbox, stdout, stderr } = run({ argv: [sandboxFixture('prints-a-lot.sh'), '20000', '1000'], env: ENV });
+    const outcome = await sandbox.outcome;
+    assert.equal(outcome.exitCode, 0);
+    assert.equal(stdout.bytes().length, 20000 * 100);
+    assert.equal(stdout.text(), `${'0'.repeat(99)}\n`.repeat(20000));
+    assert.equal(stderr.text(), 'err\n'.repeat(1000));
+  });
+
+  test("gives the function exactly its RunSpec's environment, in order, and working directory", async () => {
+    const env = ['PATH=/usr/bin:/bin', 'EMPTY=', 'SPACES=a b  c', 'UNICODE=é☃', 'EQUALS=a=b'];
+    const printed = run({ argv: ['env', '-0'], env });
+    assert.equal((await printed.sandbox.outcome).exitCode, 0);
+    assert.deepEqual(printed.stdout.bytes().toString('utf8').split('\0').slice(0, -1), env);
+
+    const context = run({ argv: [sandboxFixture('prints-its-context.sh')], env: ENV, cwd: '/usr/share' });
+    assert.equal((await context.sandbox.outcome).exitCode, 0);
+    assert.match(context.stdout.text(), /^cwd \/usr\/share$/m);
+  });
+});
+
+describe('a worker killed with SIGKILL', { timeout: 60_000 }, () => {
+  interface WorkerReport {
+    worker: ChildProcess;
+    initPid: number;
+    pidNamespace: string;
+  }
+
+  /** Starts worker-with-a-sandbox.mjs and reads the init's pid and namespace it prints. */
+  async function startWorker(when: 'at-spawn' | 'when-running', argv: string[]): Promise<WorkerReport> {
+    const worker = spawn(process.execPath, [sandboxFixture('worker-with-a-sandbox.mjs'), when, ...argv], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    liveWorkers.add(worker);
+    const lines = createInterface({ input: worker.stdout! });
+    const [line] = (await Promise.race([
+      once(lines, 'line'),
+      once(worker, 'exit').then(([code]) => {
+        throw new Error(`the worker exited (${code}) before reporting its sandbox`);
+      }),
+    ])) as [string];
+    lines.close();
+    const { initPid, pidNamespace } = JSON.parse(line) as { initPid: number; pidNamespace: string };
+    assert.match(pidNamespace, /^pid:\[\d+\]$/);
+    namespacesToClear.add(pidNamespace);
+    return { worker, initPid, pidNamespace };
+  }
+
+  async function killWorker(worker: ChildProcess): Promise<void> {
+    const exited = once(worker, 'exit');
+    worker.kill('SIGKILL');
+    await exited;
+    liveWorkers.delete(worker);
+  }
+
+  test('leaves no process of its running sandbox alive', async () => {
+    const { worker, initPid, pidNamespace } = await startWorker('when-running', [sandboxFixture('ignores-sigterm.sh')]);
+    const before = livingProcessesInPidNamespace(pidNamespace);
+    assert.ok(before.length >= 3, `the init, the function and its helper run: ${JSON.stringify(before)}`);
+    assert.ok(before.some((p) => p.pid === initPid));
+
+    await killWorker(worker);
+    await waitUntil(() => livingProcessesInPidNamespace(pidNamespace).length === 0, 'the sandbox has ended');
+  });
+
+  test('leaves no process of its sandbox alive when it dies while the init is starting, 20 times over', async () => {
+    // Half of the sandboxes are warm (no function yet): only the init's lifeline can end those.
+    for (let i = 0; i < 20; i++) {
+      const argv = i % 2 === 0 ? [sandboxFixture('ignores-sigterm.sh')] : [];
+      const { worker, pidNamespace } = await startWorker('at-spawn', argv);
+      await killWorker(worker);
+      await waitUntil(
+        () => livingProcessesInPidNamespace(pidNamespace).length === 0,
+        `the sandbox of run ${i} has ended (left: ${JSON.stringify(livingProcessesInPidNamespace(pidNamespace))})`,
+      );
+    }
+  });
+});
+
+describe('1000 sandboxes in a row', { timeout: 300_000 }, () => {
+  test('leak no file descriptor and no process', async () => {
+    const runOnce = async (i: number): Promise<string> => {
+      const { sandbox, stdout } = run({ argv: ['echo', 'run', String(i)], env: ENV });
+      const outcome = await sandbox.outcome;
+      assert.equal(outcome.exitCode, 0, `run ${i}`);
+      assert.equal(stdout.text(), `run ${i}\n`);
+      return outcome.pidNamespace;
+    };
+    // Warm up: the first sandbox opens the host's PID namespace once, libuv its signal pipe.
+    for (let i = 0; i < 3; i++) await runOnce(-1);
+    const fdsBefore = openFdCount();
+    assert.deepEqual(childrenOf(process.pid), []);
+
+    const namespaces = new Set<string>();
+    const RUNS = 1000;
+    const PARALLEL = 2;
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: PARALLEL }, async () => {
+        while (next < RUNS) namespaces.add(await runOnce(next++));
+      }),
+    );
+
+    assert.equal(openFdCount(), fdsBefore, 'as many descriptors open as before');
+    assert.deepEqual(childrenOf(process.pid), [], 'no child process remains');
+    const leftovers = allPids().filter((pid) => {
+      const namespace = pidNamespaceOf(pid);
+      return namespace !== null && namespaces.has(namespace);
+    });
+    assert.deepEqual(leftovers, [], 'no process remains in any of the sandboxes’ namespaces');
+  });
+});
+
+function sha256(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
