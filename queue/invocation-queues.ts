@@ -18,6 +18,10 @@ export function openQueues(redis: Redis, keys: RedisKeys): InvocationQueues {
   const common = { connection: redis, prefix: keys.bullPrefix };
   const invocations = new Queue<InvocationJob>(INVOCATIONS_QUEUE, common);
   const callbacks = new Queue<CallbackJob>(CALLBACKS_QUEUE, common);
+  // Connection errors are the shared client's, which reports them (queue/redis-client.ts); without a
+  // listener BullMQ would print each one again.
+  invocations.on('error', () => {});
+  callbacks.on('error', () => {});
   let closing: Promise<void> | null = null;
   return {
     invocations,

@@ -88,7 +88,12 @@ export async function startWorker(config: WorkerConfig): Promise<WorkerHandle> {
       .catch(() => {});
   });
   for (const worker of [invocations, callbacks]) {
-    worker.on('error', (error) => console.error(`pidbox worker: ${worker.name}: ${error.message}`));
+    // Said once per new message: a Redis that is down repeats the same one on every retry.
+    let last = '';
+    worker.on('error', (error) => {
+      if (error.message !== last) console.error(`pidbox worker: ${worker.name} queue: ${error.message}`);
+      last = error.message;
+    });
   }
   await Promise.all([invocations.waitUntilReady(), callbacks.waitUntilReady()]);
 

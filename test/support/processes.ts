@@ -1,0 +1,82 @@
+// What runs on the machine, read from /proc: to check that sandboxes and servers are really gone.
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+
+export function pidNamespaceOf(pid: number | 'self'): string | null {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/pid`);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Pids of the live processes in a pid namespace (`pid:[inode]`). Zombies are left out: they run
+ * nothing, and an init whose worker was killed is reparented to the machine's PID 1, which may
+ * be slow to reap it.
+ */
+export function processesIn(pidNamespace: string): number[] {
+  return allPids().filter((pid) => pidNamespaceOf(pid) === pidNamespace && isAlive(pid));
+}
+
+/**
+ * Descendants of `ancestor` (default: this process) in a pid namespace other than ours: sandboxes or
+ * their leftovers. Only our own descendants: other programs on the machine may run namespaces too.
+ */
+export function sandboxProcesses(ancestor = process.pid): Array<{ pid: number; namespace: string; command: string }> {
+  const ours = pidNamespaceOf('self');
+  const found: Array<{ pid: number; namespace: string; command: string }> = [];
+  for (const pid of allPids()) {
+    const namespace = pidNamespaceOf(pid);
+    if (namespace && namespace !== ours && isAlive(pid) && descendsFrom(pid, ancestor)) found.push({ pid, namespace, command: commandOf(pid) });
+  }
+  return found;
+}
+
+function parentOf(pid: number): number | null {
+  try {
+    // The command (2nd field) may hold spaces and parentheses: read after the last ")".
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return null;
+  }
+}
+
+function descendsFrom(pid: number, ancestor: number): boolean {
+  for (let p: number | null = parentOf(pid), hops = 0; p !== null && p > 0 && hops < 64; p = parentOf(p), hops++) {
+    if (p === ancestor) return true;
+  }
+  return false;
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    // A zombie is dead for our purposes: it runs nothing and holds nothing but its entry.
+    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+export function commandOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim();
+  } catch {
+    return '';
+  }
+}
+
+/** Polls `check` until it returns a value that is not null/false, or fails after `timeoutMs`. */
+export async function waitFor<T>(what: string, check: () => T | null | false | Promise<T | null | false>, timeoutMs = 10_000, everyMs = 25): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== null && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}
+
+function allPids(): number[] {
+  return readdirSync('/proc').filter((name) => /^\d+$/.test(name)).map(Number);
+}

@@ -1,0 +1,48 @@
+// A worker in a process of its own (`node dist/bin/pidbox.js worker`), so that a test can SIGKILL it.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { waitFor } from './processes.js';
+
+const PIDBOX = fileURLToPath(new URL('../../bin/pidbox.js', import.meta.url));
+
+export interface WorkerProcess {
+  readonly pid: number;
+  readonly child: ChildProcess;
+  /** Everything it printed so far. */
+  output(): string;
+  /** Resolves with its exit code and signal. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** SIGKILLs it if it still runs, and waits for it; safe to call twice (for `after` hooks). */
+  kill(): Promise<void>;
+}
+
+export async function spawnWorker(env: Record<string, string>): Promise<WorkerProcess> {
+  const child = spawn(process.execPath, [PIDBOX, 'worker'], {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const handle: WorkerProcess = {
+    pid: child.pid!,
+    child,
+    output: () => output,
+    exited,
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+  try {
+    await waitFor('the worker to start', () => /runs up to/.test(output) || child.exitCode !== null, 15_000);
+  } catch (error) {
+    await handle.kill();
+    throw error;
+  }
+  if (child.exitCode !== null) throw new Error(`the worker exited at start: ${output}`);
+  return handle;
+}
