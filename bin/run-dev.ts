@@ -16,7 +16,6 @@ const NAME = 'pidbox dev';
 export async function runDev(env: NodeJS.ProcessEnv): Promise<number> {
   const gatewayConfig = loadGatewayConfig(env, { host: '127.0.0.1' });
   const workerConfig = loadWorkerConfig(env);
-  warnWithoutRoot(NAME);
   let redis: EmbeddedRedis | null = null;
   let worker: WorkerHandle | null = null;
   let gateway: GatewayHandle | null = null;
@@ -30,6 +29,7 @@ export async function runDev(env: NodeJS.ProcessEnv): Promise<number> {
       redis = await startEmbeddedRedis({ listen: 'unix' });
       gatewayConfig.queue.redisUrl = workerConfig.queue.redisUrl = redis.url;
     }
+    warnWithoutRoot(NAME);
     worker = await startWorker(workerConfig);
     gateway = await startGateway(gatewayConfig);
     printBanner(gateway, gatewayConfig.apiKeys.length > 0, gatewayConfig.functionsDir, redis ? `${redis.url} (private, no persistence)` : redact(gatewayConfig.queue.redisUrl), workerConfig.concurrency);

@@ -1,0 +1,11 @@
+# The image of compose.yaml's gateway and workers: `pidbox gateway` or `pidbox worker` under
+# pidbox-init (PID 1: forwards signals, reaps orphans).
+FROM node:20-bookworm-slim
+WORKDIR /app
+COPY . .
+# npm ci builds dist/ (prepare); never --omit=optional: koffi's and esbuild's binaries are optional dependencies.
+RUN npm ci --no-audit --no-fund && rm -rf /root/.npm
+ENV NODE_ENV=production PORT=8080
+EXPOSE 8080
+ENTRYPOINT ["bin/pidbox-init", "--", "bin/pidbox"]
+CMD ["gateway"]

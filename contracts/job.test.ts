@@ -1,0 +1,27 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseJobData } from './job.js';
+import { parseBusMessage } from './bus-message.js';
+
+const request = { method: 'POST', path: '/', headers: {}, bodyBase64: '' };
+
+test('job data of both kinds is received as it was sent', () => {
+  const invocation = { type: 'invocation', invocationId: 'i', functionName: 'f', request, traceContext: { traceparent: 'x' } };
+  assert.deepEqual(parseJobData(invocation), invocation);
+  const callback = { type: 'callback', invocationId: 'i', url: 'http://example.test/', format: 'openfaas' };
+  assert.deepEqual(parseJobData(callback), callback);
+});
+
+test('job data this version cannot read fails with INVALID_JOB and says why', () => {
+  assert.throws(() => parseJobData({ type: 'invocation', invocationId: 'i', functionName: 'f' }), { code: 'INVALID_JOB', message: /no valid request/ });
+  assert.throws(() => parseJobData({ type: 'something-else', invocationId: 'i' }), { code: 'INVALID_JOB', message: /unknown type "something-else"/ });
+  assert.throws(() => parseJobData({ type: 'callback', invocationId: 'i', url: 'u', format: 'xml' }), { code: 'INVALID_JOB' });
+  assert.throws(() => parseJobData(null), { code: 'INVALID_JOB' });
+});
+
+test('bus messages are parsed by type, and anything else is ignored', () => {
+  assert.deepEqual(parseBusMessage('{"type":"finished","id":"a","status":"succeeded"}'), { type: 'finished', id: 'a', status: 'succeeded' });
+  assert.deepEqual(parseBusMessage('{"type":"cancel","id":"a"}'), { type: 'cancel', id: 'a' });
+  assert.equal(parseBusMessage('{"type":"reboot","id":"a"}'), null);
+  assert.equal(parseBusMessage('not json'), null);
+});

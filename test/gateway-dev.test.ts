@@ -1,0 +1,125 @@
+// `npm start` (`pidbox dev`) as a user runs it: a private redis-server, gateway and worker in one
+// process, a curl to paste — and nothing left running after SIGTERM or SIGINT.
+import assert from 'node:assert/strict';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { after, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { InvocationRecord } from '../contracts/invocation-record.js';
+import { startTestRedis } from './support/redis-server.js';
+import { findExecutable } from '../queue/embedded-redis.js';
+import { commandOf, isAlive, processesIn, waitFor } from './support/processes.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const PIDBOX = fileURLToPath(new URL('../bin/pidbox.js', import.meta.url));
+const run = promisify(execFile);
+const CACHE = '/tmp/pidbox-dev-test-cache';
+const started: ChildProcess[] = [];
+
+after(() => {
+  for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  rmSync(CACHE, { recursive: true, force: true });
+});
+
+interface Dev {
+  child: ChildProcess;
+  output(): string;
+  exited: Promise<number | null>;
+}
+
+function startDev(command: string, args: string[], env: Record<string, string>): Dev {
+  // REDIS_URL is left out on purpose: pidbox dev starts its own Redis.
+  const child = spawn(command, args, { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  started.push(child);
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, output: () => output, exited };
+}
+
+/** The redis-server listening on the socket pidbox dev printed. */
+function redisServerOn(socket: string): number | null {
+  for (const name of readdirSync('/proc')) {
+    if (/^\d+$/.test(name) && commandOf(Number(name)).includes(socket) && /redis-server/.test(commandOf(Number(name)))) return Number(name);
+  }
+  return null;
+}
+
+test('npm start serves the functions on a private Redis, prints a curl that works, and leaves nothing after SIGTERM', async () => {
+  const dev = startDev('npm', ['start', '--silent'], { PORT: '0', PIDBOX_CACHE_DIR: CACHE });
+  await waitFor('pidbox dev to be ready', () => dev.output().includes('Ctrl-C stops everything') || dev.child.exitCode !== null, 30_000);
+  const output = dev.output();
+  assert.match(output, /gateway +http:\/\/127\.0\.0\.1:\d+ \(open: PIDBOX_API_KEYS is not set/);
+  assert.match(output, /functions +\S+functions: echo, hello/);
+  const socket = /redis +unix:\/\/(\S+redis\.sock) \(private, no persistence\)/.exec(output)?.[1];
+  assert.ok(socket, output);
+  const redisPid = redisServerOn(socket);
+  assert.ok(redisPid, 'the private redis-server runs');
+
+  // Paste the printed curl, as a user would.
+  const curl = /^ {2}(curl .*)$/m.exec(output)?.[1];
+  assert.ok(curl, output);
+  const { stdout } = await run('sh', ['-c', curl]);
+  assert.equal((JSON.parse(stdout) as { message: string }).message, 'Hello, pidbox!');
+
+  const url = /(http:\/\/127\.0\.0\.1:\d+)/.exec(output)![1]!;
+  const res = await fetch(`${url}/functions/hello`, { method: 'POST', body: 'again' });
+  const record = (await (await fetch(`${url}/invocations/${res.headers.get('x-invocation-id')}`)).json()) as InvocationRecord;
+  assert.equal(record.status, 'succeeded');
+
+  dev.child.kill('SIGTERM');
+  assert.equal(await dev.exited, 0);
+  assert.match(dev.output(), /SIGTERM, shutting down/);
+  assert.equal(isAlive(redisPid), false, 'redis-server is gone');
+  assert.equal(redisServerOn(socket), null);
+  assert.equal(existsSync(socket), false, 'its directory is removed');
+  assert.deepEqual(processesIn(record.sandbox!.pidNamespace), []);
+});
+
+test('SIGINT stops pidbox dev and its Redis too', async () => {
+  const dev = startDev(process.execPath, [PIDBOX, 'dev'], { PORT: '0', PIDBOX_CACHE_DIR: CACHE });
+  await waitFor('pidbox dev to be ready', () => dev.output().includes('Ctrl-C stops everything') || dev.child.exitCode !== null, 30_000);
+  const socket = /redis +unix:\/\/(\S+redis\.sock)/.exec(dev.output())?.[1];
+  assert.ok(socket, dev.output());
+  const redisPid = redisServerOn(socket)!;
+  dev.child.kill('SIGINT');
+  assert.equal(await dev.exited, 0);
+  assert.equal(isAlive(redisPid), false);
+  assert.equal(existsSync(socket), false);
+});
+
+test('with REDIS_URL set, pidbox dev uses that Redis and starts none of its own', async () => {
+  const redis = await startTestRedis();
+  try {
+    const dev = startDev(process.execPath, [PIDBOX, 'dev'], { PORT: '0', REDIS_URL: redis.url, PIDBOX_CACHE_DIR: CACHE });
+    await waitFor('pidbox dev to be ready', () => dev.output().includes('Ctrl-C stops everything') || dev.child.exitCode !== null, 30_000);
+    assert.match(dev.output(), new RegExp(`redis +${redis.url.replace(/[.]/g, '\\.')}\\n`));
+    assert.doesNotMatch(dev.output(), /private, no persistence/);
+    const url = /(http:\/\/127\.0\.0\.1:\d+)/.exec(dev.output())![1]!;
+    const res = await fetch(`${url}/functions/echo`, { method: 'POST', body: 'through your Redis' });
+    assert.equal(await res.text(), 'through your Redis');
+    dev.child.kill('SIGTERM');
+    assert.equal(await dev.exited, 0);
+  } finally {
+    await redis.stop();
+  }
+});
+
+test('without redis-server, and without root to install it, pidbox dev says in one line what to install', async () => {
+  // As nobody, with a PATH where neither redis-server nor apt-get is found.
+  const setpriv = findExecutable('setpriv');
+  assert.ok(setpriv, 'setpriv (util-linux) is installed');
+  const dev = startDev(setpriv, ['--reuid=65534', '--regid=65534', '--clear-groups', '--', process.execPath, PIDBOX, 'dev'], { PATH: '/nonexistent', PORT: '0' });
+  assert.equal(await dev.exited, 1);
+  const lines = dev.output().trim().split('\n');
+  assert.equal(lines.length, 1, dev.output());
+  assert.match(lines[0]!, /^pidbox dev: redis-server is not installed: install it \(Debian\/Ubuntu: sudo apt-get install redis-server/);
+});
+
+test('an invalid setting stops pidbox at start with a message that names the variable', async () => {
+  const dev = startDev(process.execPath, [PIDBOX, 'dev'], { PORT: 'eighty', REDIS_URL: 'redis://127.0.0.1:1' });
+  assert.equal(await dev.exited, 1);
+  assert.match(dev.output(), /^pidbox: PORT: must be a whole number from 0 to 65535, got "eighty"\n$/);
+});
