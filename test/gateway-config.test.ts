@@ -1,0 +1,68 @@
+// Configuration: pure functions of the environment, failing fast with the variable's name, and
+// every variable listed in the README's table with its default.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { loadGatewayConfig } from '../gateway/gateway-config.js';
+import { loadQueueConfig } from '../queue/queue-config.js';
+import { loadWorkerConfig } from '../worker/queue/worker-config.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const CONFIG_SOURCES = ['queue/queue-config.ts', 'gateway/gateway-config.ts', 'worker/queue/worker-config.ts'];
+
+test('an empty environment gives every default', () => {
+  const gateway = loadGatewayConfig({}, {}, '/srv');
+  assert.equal(gateway.port, 8080);
+  assert.equal(gateway.host, '0.0.0.0');
+  assert.equal(loadGatewayConfig({}, { host: '127.0.0.1' }).host, '127.0.0.1');
+  assert.equal(gateway.functionsDir, '/srv/functions');
+  assert.deepEqual(gateway.apiKeys, []);
+  assert.equal(gateway.maxBodyBytes, 6 * 1024 * 1024);
+  assert.equal(gateway.queue.redisUrl, 'redis://127.0.0.1:6379');
+  assert.equal(gateway.queue.redisUrlSet, false);
+  assert.equal(gateway.queue.prefix, 'pidbox');
+  const worker = loadWorkerConfig({}, '/srv');
+  assert.equal(worker.concurrency, availableParallelism());
+  assert.equal(worker.cacheDir, '/srv/.pidbox-cache');
+  assert.equal(worker.shutdownGraceMs, 10_000);
+  assert.equal(worker.lockDurationMs, 30_000);
+  assert.match(worker.name, /^.+:\d+$/);
+});
+
+test('an invalid value fails at start with a message that names the variable', () => {
+  const cases: Array<[NodeJS.ProcessEnv, RegExp]> = [
+    [{ PORT: '80a' }, /^PORT: must be a whole number from 0 to 65535, got "80a"$/],
+    [{ PORT: '70000' }, /^PORT: /],
+    [{ PIDBOX_MAX_IN_FLIGHT: '0' }, /^PIDBOX_MAX_IN_FLIGHT: must be a whole number of at least 1/],
+    [{ PIDBOX_SYNC_TIMEOUT_MS: '1.5' }, /^PIDBOX_SYNC_TIMEOUT_MS: /],
+    [{ PIDBOX_API_KEYS: 'short' }, /^PIDBOX_API_KEYS: every key must be at least 16 characters/],
+    [{ REDIS_URL: 'http://redis:6379' }, /^REDIS_URL: "http:\/\/redis:6379" must start with redis:\/\/, rediss:\/\/ or unix:\/\//],
+    [{ REDIS_URL: 'redis://user:secret@[bad' }, /^REDIS_URL: "redis:\/\/user:\*\*\*@\[bad" is not a URL/],
+    [{ PIDBOX_REDIS_PREFIX: 'a:b' }, /^PIDBOX_REDIS_PREFIX: /],
+  ];
+  for (const [env, message] of cases) {
+    assert.throws(() => loadGatewayConfig(env), (error: Error & { code?: string }) => {
+      assert.equal(error.code, 'INVALID_CONFIG');
+      assert.match(error.message, message);
+      return true;
+    });
+  }
+  assert.throws(() => loadWorkerConfig({ PIDBOX_WORKER_CONCURRENCY: 'all' }), /^PidboxError: PIDBOX_WORKER_CONCURRENCY: /);
+  assert.throws(() => loadWorkerConfig({ PIDBOX_LOCK_DURATION_MS: '10' }), /PIDBOX_LOCK_DURATION_MS: must be a whole number of at least 1000/);
+  assert.equal(loadQueueConfig({ REDIS_URL: 'unix:///run/redis.sock' }).redisUrl, 'unix:///run/redis.sock');
+});
+
+test("the README's configuration table lists every variable the configs read, with a default", () => {
+  const readme = readFileSync(`${ROOT}/README.md`, 'utf8');
+  const names = new Set<string>();
+  for (const file of CONFIG_SOURCES) {
+    for (const match of readFileSync(`${ROOT}/${file}`, 'utf8').matchAll(/\benv, '([A-Z_]+)'|'(REDIS_URL|PORT)'/g)) names.add(match[1] ?? match[2]!);
+  }
+  assert.ok(names.size >= 25, `found ${names.size} variables`);
+  for (const name of names) {
+    const row = new RegExp(`^\\| \`${name}\` \\| [^|]+ \\|`, 'm');
+    assert.match(readme, row, `README lists ${name} with its default`);
+  }
+});
