@@ -1,7 +1,9 @@
 // Behaviour tests of the sandbox core: spawnSandbox, the init as PID 1 of a fresh PID namespace,
 // and the function under it. Everything is real — namespaces, signals, processes — and every test
-// ends with no process of its sandbox left, which the tests check from the host's /proc. The
-// suites' timeouts only keep a broken sandbox from hanging the run.
+// ends with no process of its sandbox left, which the tests check from the host's /proc — holding
+// each sandbox's PID namespace open meanwhile, so that its name cannot pass to a namespace that
+// another run on this machine creates. The suites' timeouts only keep a broken sandbox from
+// hanging the run.
 
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -14,8 +16,8 @@ import { SANDBOX_PATH, spawnSandbox, type Sandbox, type SandboxOptions } from '.
 import { collectOutput, numbersAfter, type Output } from './helpers/output.js';
 import { sandboxFixture } from './helpers/paths.js';
 import {
-  allPids, childrenOf, isAlive, isTcpPortListening, livingProcessesInPidNamespace, openFdCount, pidNamespaceOf,
-  processesInPidNamespace, readStat,
+  childrenOf, holdPidNamespace, isAlive, isTcpPortListening, livingProcessesInPidNamespace, openFdCount, pidNamespaceOf,
+  processesInPidNamespace, readStat, type HeldNamespace,
 } from './helpers/proc.js';
 import { waitUntil } from './helpers/wait.js';
 
@@ -25,19 +27,28 @@ interface Started {
   sandbox: Sandbox;
   stdout: Output;
   stderr: Output;
+  /** The sandbox's PID namespace, held until afterEach (or until the test releases it). */
+  held: HeldNamespace;
 }
 
-// Sandboxes and worker-like processes a test started, so that afterEach can end whatever a failed
-// test left running.
+// Sandboxes, worker-like processes and namespaces a test started or held, so that afterEach can
+// end whatever a failed test left running.
 const liveSandboxes = new Set<Sandbox>();
 const liveWorkers = new Set<ChildProcess>();
-const namespacesToClear = new Set<string>();
+const heldNamespaces = new Set<HeldNamespace>();
+
+function hold(pid: number, expected?: string): HeldNamespace {
+  const held = holdPidNamespace(pid, expected);
+  heldNamespaces.add(held);
+  return held;
+}
 
 function start(options: SandboxOptions): Started {
   const sandbox = spawnSandbox(options);
+  const held = hold(sandbox.pid);
   liveSandboxes.add(sandbox);
   sandbox.outcome.finally(() => liveSandboxes.delete(sandbox)).catch(() => {});
-  return { sandbox, stdout: collectOutput(sandbox.stdout), stderr: collectOutput(sandbox.stderr) };
+  return { sandbox, stdout: collectOutput(sandbox.stdout), stderr: collectOutput(sandbox.stderr), held };
 }
 
 function run(spec: RunSpec, options: Omit<SandboxOptions, 'run'> = {}): Started {
@@ -49,21 +60,23 @@ afterEach(async () => {
   liveWorkers.clear();
   for (const sandbox of liveSandboxes) sandbox.kill('SIGKILL');
   await Promise.allSettled([...liveSandboxes].map((s) => s.outcome));
-  for (const namespace of namespacesToClear) {
-    for (const p of livingProcessesInPidNamespace(namespace)) {
+  for (const held of heldNamespaces) {
+    for (const p of held.namespace ? livingProcessesInPidNamespace(held.namespace) : []) {
       try {
         process.kill(p.pid, 'SIGKILL');
       } catch {
         // Ended meanwhile.
       }
     }
+    held.release();
   }
-  namespacesToClear.clear();
+  heldNamespaces.clear();
 });
 
 describe('a sandbox', { timeout: 60_000 }, () => {
   test('runs the function as a child of PID 1, the pidbox init, and its /proc shows only the sandbox', async () => {
-    const { sandbox, stdout, stderr } = run({ argv: [sandboxFixture('describes-its-sandbox.sh')], env: ENV });
+    const { sandbox, stdout, stderr, held } = run({ argv: [sandboxFixture('describes-its-sandbox.sh')], env: ENV });
+    assert.equal(held.namespace, sandbox.pidNamespace);
     await stdout.waitFor('listed\n');
 
     const self = numbersAfter(stdout, 'self')[0]!;
@@ -230,7 +243,8 @@ describe('a worker killed with SIGKILL', { timeout: 60_000 }, () => {
   interface WorkerReport {
     worker: ChildProcess;
     initPid: number;
-    pidNamespace: string;
+    /** Its namespace is null when the whole sandbox had ended by the time the test looked. */
+    held: HeldNamespace;
   }
 
   /** Starts worker-with-a-sandbox.mjs and reads the init's pid and namespace it prints. */
@@ -249,8 +263,7 @@ describe('a worker killed with SIGKILL', { timeout: 60_000 }, () => {
     lines.close();
     const { initPid, pidNamespace } = JSON.parse(line) as { initPid: number; pidNamespace: string };
     assert.match(pidNamespace, /^pid:\[\d+\]$/);
-    namespacesToClear.add(pidNamespace);
-    return { worker, initPid, pidNamespace };
+    return { worker, initPid, held: hold(initPid, pidNamespace) };
   }
 
   async function killWorker(worker: ChildProcess): Promise<void> {
@@ -261,7 +274,9 @@ describe('a worker killed with SIGKILL', { timeout: 60_000 }, () => {
   }
 
   test('leaves no process of its running sandbox alive', async () => {
-    const { worker, initPid, pidNamespace } = await startWorker('when-running', [sandboxFixture('ignores-sigterm.sh')]);
+    const { worker, initPid, held } = await startWorker('when-running', [sandboxFixture('ignores-sigterm.sh')]);
+    const pidNamespace = held.namespace;
+    assert.ok(pidNamespace, 'the sandbox runs');
     const before = livingProcessesInPidNamespace(pidNamespace);
     assert.ok(before.length >= 3, `the init, the function and its helper run: ${JSON.stringify(before)}`);
     assert.ok(before.some((p) => p.pid === initPid));
@@ -274,47 +289,47 @@ describe('a worker killed with SIGKILL', { timeout: 60_000 }, () => {
     // Half of the sandboxes are warm (no function yet): only the init's lifeline can end those.
     for (let i = 0; i < 20; i++) {
       const argv = i % 2 === 0 ? [sandboxFixture('ignores-sigterm.sh')] : [];
-      const { worker, pidNamespace } = await startWorker('at-spawn', argv);
+      const { worker, held } = await startWorker('at-spawn', argv);
       await killWorker(worker);
+      const pidNamespace = held.namespace;
+      if (pidNamespace === null) continue; // the whole sandbox had ended already
       await waitUntil(
         () => livingProcessesInPidNamespace(pidNamespace).length === 0,
         `the sandbox of run ${i} has ended (left: ${JSON.stringify(livingProcessesInPidNamespace(pidNamespace))})`,
       );
+      held.release();
     }
   });
 });
 
 describe('1000 sandboxes in a row', { timeout: 300_000 }, () => {
   test('leak no file descriptor and no process', async () => {
-    const runOnce = async (i: number): Promise<string> => {
-      const { sandbox, stdout } = run({ argv: ['echo', 'run', String(i)], env: ENV });
+    // Each run's namespace is checked as soon as the run ends, while it is still held.
+    const runOnce = async (i: number): Promise<void> => {
+      const { sandbox, stdout, held } = run({ argv: ['echo', 'run', String(i)], env: ENV });
       const outcome = await sandbox.outcome;
       assert.equal(outcome.exitCode, 0, `run ${i}`);
       assert.equal(stdout.text(), `run ${i}\n`);
-      return outcome.pidNamespace;
+      assert.deepEqual(processesInPidNamespace(outcome.pidNamespace), [], `no process of run ${i} remains`);
+      held.release();
+      heldNamespaces.delete(held);
     };
     // Warm up: the first sandbox opens the host's PID namespace once, libuv its signal pipe.
     for (let i = 0; i < 3; i++) await runOnce(-1);
     const fdsBefore = openFdCount();
     assert.deepEqual(childrenOf(process.pid), []);
 
-    const namespaces = new Set<string>();
     const RUNS = 1000;
     const PARALLEL = 2;
     let next = 0;
     await Promise.all(
       Array.from({ length: PARALLEL }, async () => {
-        while (next < RUNS) namespaces.add(await runOnce(next++));
+        while (next < RUNS) await runOnce(next++);
       }),
     );
 
     assert.equal(openFdCount(), fdsBefore, 'as many descriptors open as before');
     assert.deepEqual(childrenOf(process.pid), [], 'no child process remains');
-    const leftovers = allPids().filter((pid) => {
-      const namespace = pidNamespaceOf(pid);
-      return namespace !== null && namespaces.has(namespace);
-    });
-    assert.deepEqual(leftovers, [], 'no process remains in any of the sandboxes’ namespaces');
   });
 });
 

@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 
 // What the host's /proc says about processes. Every reader tolerates a process that ends while it
 // looks: /proc/PID disappears between readdir and open.
@@ -48,6 +48,44 @@ export function pidNamespaceOf(pid: number | 'self'): string | null {
   } catch {
     return null;
   }
+}
+
+/** A PID namespace kept from being freed; see holdPidNamespace. */
+export interface HeldNamespace {
+  /** `pid:[inode]`, or null when the process had already gone (or was another one by then). */
+  readonly namespace: string | null;
+  /** Lets the namespace go; safe to call twice. */
+  release(): void;
+}
+
+/**
+ * Holds the PID namespace of `pid` open. A namespace is named by an inode, and the kernel hands a
+ * freed one to the next namespace anyone creates: a test that looks for leftovers of a sandbox
+ * after it ended would otherwise find the processes of some other sandbox made meanwhile. Held,
+ * the inode stays this namespace's, and only its own processes can show it. Pass `expected` when
+ * the pid was learnt from elsewhere, in case the process ended and its pid went to another.
+ */
+export function holdPidNamespace(pid: number, expected?: string): HeldNamespace {
+  let fd: number | null = null;
+  let namespace: string | null = null;
+  try {
+    fd = openSync(`/proc/${pid}/ns/pid`, 'r');
+    namespace = readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    // The process has gone.
+  }
+  if (fd !== null && expected !== undefined && namespace !== expected) {
+    closeSync(fd);
+    fd = null;
+    namespace = null;
+  }
+  return {
+    namespace,
+    release() {
+      if (fd !== null) closeSync(fd);
+      fd = null;
+    },
+  };
 }
 
 /** Every process in a PID namespace, zombies included, as the host sees them. */
