@@ -172,9 +172,8 @@ describe('the standalone init: what the child inherits', { timeout: 60_000 }, ()
 
   test('passes its environment exactly, a value that is not UTF-8 and NODE_OPTIONS included', async () => {
     // The NODE_OPTIONS would break the init itself if Node applied it: the wrapper hides it from
-    // Node and the init gives it back to the child. PWD is set because the wrapper is a dash
-    // script, and dash exports a PWD of its own when there is none (see the todo test below); the
-    // init runs in /, as every process launch() starts.
+    // Node and the init gives it back to the child. The init runs in /, as every process launch()
+    // starts, with a PWD that says so.
     const given = [
       'A=1',
       'B=caf\xe9',
@@ -194,10 +193,13 @@ describe('the standalone init: what the child inherits', { timeout: 60_000 }, ()
     assert.deepEqual(without.stdout.text().split('\0').slice(0, -1).sort(), ['A=1', `PATH=${PATH}`, 'PWD=/']);
   });
 
-  test('adds no PWD to an environment that has none', { todo: 'bin/pidbox-init is a dash script; dash exports PWD' }, async () => {
+  test('adds no PWD to an environment that has none, and keeps a stale one as it was', async () => {
     const init = startInitFromShell(`exec env -i A=1 "PATH=$1" "$0" -- env -0`, PATH);
     assert.deepEqual(await init.exit, { code: 0, signal: null });
     assert.deepEqual(init.stdout.text().split('\0').slice(0, -1).sort(), ['A=1', `PATH=${PATH}`]);
+    const stale = startInitFromShell(`exec env -i "PATH=$1" PWD=/nowhere "$0" -- env -0`, PATH);
+    assert.deepEqual(await stale.exit, { code: 0, signal: null });
+    assert.deepEqual(stale.stdout.text().split('\0').slice(0, -1).sort(), [`PATH=${PATH}`, 'PWD=/nowhere']);
   });
 
   test('passes its working directory, umask and open-files limits to the child unchanged', async () => {
@@ -212,7 +214,6 @@ describe('the standalone init: what the child inherits', { timeout: 60_000 }, ()
 
   test(
     'passes an extra inherited descriptor to the child',
-    { todo: 'Node marks inherited descriptors 0–15 close-on-exec (uv_disable_stdio_inheritance) and the init restores only 0, 1 and 2' },
     async () => {
       const file = join(scratch, 'on-fd-5.txt');
       writeFileSync(file, 'read through fd 5\n');

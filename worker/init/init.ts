@@ -35,6 +35,8 @@ interface InitArgs {
   unshareFlags: number;
   /** The soft RLIMIT_NOFILE the init was started with (Node raises it); given back to the child. */
   nofileSoft: bigint | null;
+  /** Descriptors above 2 the init inherited (bin/pidbox-init lists them); the child gets them too. */
+  inheritedFds: number[];
   command: Buffer[];
 }
 
@@ -74,7 +76,7 @@ function splitNul(bytes: Buffer): Buffer[] {
 }
 
 function parseArguments(raw: Buffer[]): InitArgs {
-  const args: InitArgs = { sandbox: false, unshareFlags: 0, nofileSoft: null, command: [] };
+  const args: InitArgs = { sandbox: false, unshareFlags: 0, nofileSoft: null, inheritedFds: [], command: [] };
   let i = 0;
   for (; i < raw.length; i++) {
     const arg = raw[i]!.toString('latin1');
@@ -83,6 +85,7 @@ function parseArguments(raw: Buffer[]): InitArgs {
     if (arg === '--sandbox') args.sandbox = true;
     else if (arg.startsWith('--nofile=')) args.nofileSoft = arg === '--nofile=unlimited' ? -1n : BigInt(arg.slice(9));
     else if (arg.startsWith('--unshare=')) args.unshareFlags = namespaceFlags(arg.slice(10));
+    else if (arg.startsWith('--fds=')) args.inheritedFds = arg.slice(6).split(',').filter(Boolean).map(Number);
     else fail(`unknown option ${arg}\n${USAGE}`, 2);
   }
   args.command = raw.slice(i);
@@ -155,8 +158,13 @@ function forwardSignal(name: NodeJS.Signals): void {
 
 // ---- the child -------------------------------------------------------------------------------
 
-function startChild(argv: Buffer[], env: Buffer[], options: { cwd?: string; resultChannel?: boolean }): void {
+function startChild(
+  argv: Buffer[],
+  env: Buffer[],
+  options: { cwd?: string; resultChannel?: boolean; inheritedFds?: number[] },
+): void {
   const fds: Array<[number, number]> = [[0, 0], [1, 1], [2, 2]];
+  for (const fd of options.inheritedFds ?? []) fds.push([fd, fd]);
   if (options.resultChannel) fds.push([4, 3]);
   // Node marks stdio close-on-exec; dup2(fd, fd) in the spawn clears the flag for the child alone.
   const foreground = libc.isatty(0) && libc.tcgetpgrp(0) >= 0;
@@ -336,7 +344,7 @@ function main(): void {
     // Node's signal handles do not keep the event loop alive; this timer does, and never fires in
     // practice (24.8 days). The init does not poll: it wakes on signals only.
     setInterval(() => {}, 0x7fffffff);
-    startChild(args.command, env, {});
+    startChild(args.command, env, { inheritedFds: args.inheritedFds });
     return;
   }
 
