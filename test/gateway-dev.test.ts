@@ -7,9 +7,10 @@ import { promisify } from 'node:util';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { InvocationRecord } from '../contracts/invocation-record.js';
+import { FIXTURES } from './support/pidbox-stack.js';
 import { startTestRedis } from './support/redis-server.js';
 import { findExecutable } from '../queue/embedded-redis.js';
-import { commandOf, isAlive, processesIn, waitFor } from './support/processes.js';
+import { commandOf, isAlive, pidNamespaceOf, processesIn, stillRunning, waitFor } from './support/processes.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const PIDBOX = fileURLToPath(new URL('../bin/pidbox.js', import.meta.url));
@@ -75,17 +76,30 @@ test('npm start serves the functions on a private Redis, prints a curl that work
   assert.equal(isAlive(redisPid), false, 'redis-server is gone');
   assert.equal(redisServerOn(socket), null);
   assert.equal(existsSync(socket), false, 'its directory is removed');
-  assert.deepEqual(processesIn(record.sandbox!.pidNamespace), []);
+  assert.equal(isAlive(record.sandbox!.hostPid) && pidNamespaceOf(record.sandbox!.hostPid) === record.sandbox!.pidNamespace, false);
 });
 
-test('SIGINT stops pidbox dev and its Redis too', async () => {
-  const dev = startDev(process.execPath, [PIDBOX, 'dev'], { PORT: '0', PIDBOX_CACHE_DIR: CACHE });
+test('SIGINT stops pidbox dev, a sandbox still running past the grace period, and its Redis', async () => {
+  const dev = startDev(process.execPath, [PIDBOX, 'dev'], { PORT: '0', PIDBOX_CACHE_DIR: CACHE, PIDBOX_FUNCTIONS_DIR: FIXTURES, PIDBOX_SHUTDOWN_GRACE_MS: '200' });
   await waitFor('pidbox dev to be ready', () => dev.output().includes('Ctrl-C stops everything') || dev.child.exitCode !== null, 30_000);
   const socket = /redis +unix:\/\/(\S+redis\.sock)/.exec(dev.output())?.[1];
   assert.ok(socket, dev.output());
   const redisPid = redisServerOn(socket)!;
+  const url = /(http:\/\/127\.0\.0\.1:\d+)/.exec(dev.output())![1]!;
+  const { id } = (await (await fetch(`${url}/functions/sleeps/invocations`, { method: 'POST' })).json()) as { id: string };
+  const running = await waitFor('the invocation to run', async () => {
+    const r = (await (await fetch(`${url}/invocations/${id}`)).json()) as InvocationRecord;
+    return r.status === 'running' && r.sandbox ? r : null;
+  });
+  const pids = await waitFor('the function and its children', () => {
+    const found = processesIn(running.sandbox!.pidNamespace);
+    return found.length >= 4 ? found : null;
+  });
+
   dev.child.kill('SIGINT');
   assert.equal(await dev.exited, 0);
+  assert.match(dev.output(), /SIGINT, shutting down/);
+  assert.deepEqual(stillRunning(pids, running.sandbox!.pidNamespace), []);
   assert.equal(isAlive(redisPid), false);
   assert.equal(existsSync(socket), false);
 });

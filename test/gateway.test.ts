@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import type { BatchRecord, InvocationRecord } from '../contracts/invocation-record.js';
 import { SAMPLES, startStack, type Stack } from './support/pidbox-stack.js';
 import { startTestRedis } from './support/redis-server.js';
-import { isAlive, processesIn, sandboxProcesses, waitFor } from './support/processes.js';
+import { processesIn, sandboxProcesses, stillRunning, waitFor } from './support/processes.js';
 
 const MAX_BODY = 64 * 1024;
 let stack: Stack;
@@ -237,11 +237,14 @@ test("cancelling a running invocation kills its sandbox's processes within a sec
   const namespace = running.sandbox!.pidNamespace;
   const init = running.sandbox!.hostPid;
   // init, the shell and its two sleeps
-  await waitFor('the function and its children', () => processesIn(namespace).length >= 4);
+  const pids = await waitFor('the function and its children', () => {
+    const found = processesIn(namespace);
+    return found.length >= 4 && found.includes(init) ? found : null;
+  });
 
   const started = Date.now();
   const res = await stack.fetch(`/invocations/${id}`, { method: 'DELETE' });
-  await waitFor('the sandbox to be gone', () => processesIn(namespace).length === 0 && !isAlive(init), 1000, 10);
+  await waitFor('the sandbox to be gone', () => stillRunning(pids, namespace).length === 0, 1000, 10);
   assert.ok(Date.now() - started <= 1000);
 
   assert.equal(res.status, 200);
@@ -392,6 +395,23 @@ test('requests past the in-flight limit get 429 with Retry-After, and a full que
   } finally {
     waiting.abort();
     await limited.stop();
+  }
+});
+
+test('a sync call that waits past PIDBOX_SYNC_TIMEOUT_MS gets 504 with the id, and the invocation goes on', async () => {
+  // No worker on this queue: the invocation stays queued.
+  const patient = await startStack({ worker: false, redis: stack.redis, env: { PIDBOX_REDIS_PREFIX: 'patient', PIDBOX_SYNC_TIMEOUT_MS: '300' } });
+  try {
+    const res = await patient.fetch('/functions/slow-echo', { method: 'POST', body: 'later' });
+    assert.equal(res.status, 504);
+    const error = await errorOf(res);
+    assert.equal(error.code, 'SYNC_TIMEOUT');
+    const id = res.headers.get('x-invocation-id')!;
+    assert.match(error.message, new RegExp(`GET /invocations/${id}`));
+    const r = (await (await patient.fetch(`/invocations/${id}`)).json()) as InvocationRecord;
+    assert.equal(r.status, 'queued');
+  } finally {
+    await patient.stop();
   }
 });
 

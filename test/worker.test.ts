@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import type { InvocationRecord } from '../contracts/invocation-record.js';
 import type { EmbeddedRedis } from '../queue/embedded-redis.js';
 import { FIXTURES, startStack, type Stack } from './support/pidbox-stack.js';
-import { isAlive, processesIn, sandboxProcesses, waitFor } from './support/processes.js';
+import { processesIn, sandboxProcesses, stillRunning, waitFor } from './support/processes.js';
 import { startTestRedis } from './support/redis-server.js';
 import { spawnWorker, type WorkerProcess } from './support/worker-process.js';
 
@@ -162,13 +162,16 @@ test('past the grace period a worker kills its sandboxes and hands the job back 
   const running = await until(stack, id, 'to run', (r) => r.status === 'running' && r.sandbox !== null);
   assert.equal(pidOfWorker(running), first.pid);
   const namespace = running.sandbox!.pidNamespace;
-  await waitFor('the function and its children', () => processesIn(namespace).length >= 4);
+  const pids = await waitFor('the function and its children', () => {
+    const found = processesIn(namespace);
+    return found.length >= 4 ? found : null;
+  });
 
   const signalled = Date.now();
   first.child.kill('SIGTERM');
   assert.deepEqual(await first.exited, { code: 0, signal: null });
   assert.ok(Date.now() - signalled < 5000, 'shutdown is bounded');
-  assert.deepEqual(processesIn(namespace), []);
+  assert.deepEqual(stillRunning(pids, namespace), []);
   const handedBack = await record(stack, id);
   assert.equal(handedBack.status, 'queued');
   assert.equal(handedBack.attempts, 1);
@@ -203,10 +206,12 @@ test('a worker killed with SIGKILL mid-job loses nothing: another worker complet
   const survivor = pair.find((w) => w !== victim)!;
   assert.ok(victim, `the worker ${running.worker} is one of ours`);
 
+  const pids = processesIn(running.sandbox!.pidNamespace);
+  assert.ok(pids.includes(running.sandbox!.hostPid));
   victim.child.kill('SIGKILL');
   assert.deepEqual(await victim.exited, { code: null, signal: 'SIGKILL' });
   // Its sandbox dies with it (the init's parent-death signal), at once.
-  await waitFor("the killed worker's sandbox to end", () => !isAlive(running.sandbox!.hostPid) && processesIn(running.sandbox!.pidNamespace).length === 0, 1000, 10);
+  await waitFor("the killed worker's sandbox to end", () => stillRunning(pids, running.sandbox!.pidNamespace).length === 0, 1000, 10);
 
   const res = await answer;
   assert.equal(res.status, 200);
@@ -215,6 +220,33 @@ test('a worker killed with SIGKILL mid-job loses nothing: another worker complet
   assert.equal(done.status, 'succeeded');
   assert.equal(done.attempts, 2);
   assert.equal(pidOfWorker(done), survivor.pid);
+});
+
+test('a job lost with its worker more often than PIDBOX_MAX_STALLED_COUNT ends failed WORKER_LOST, and its sync caller is answered', async () => {
+  const env = { PIDBOX_LOCK_DURATION_MS: '1000', PIDBOX_STALLED_INTERVAL_MS: '300', PIDBOX_MAX_STALLED_COUNT: '0' };
+  const stack = await stackOn('lost', {}, false);
+  const doomed = await workerOn('lost', env);
+  const answer = stack.fetch('/functions/slow-echo', { method: 'POST', body: 'lost' });
+  const client = new Redis(redis.url);
+  let id: string;
+  try {
+    id = await waitFor('the sync invocation to run', async () => {
+      const [key] = (await client.keys('lost:invocation:*')).filter((k) => !k.endsWith(':log'));
+      return key && (await record(stack, key.split(':').pop()!)).status === 'running' ? key.split(':').pop()! : null;
+    });
+  } finally {
+    client.disconnect();
+  }
+  doomed.child.kill('SIGKILL');
+  await doomed.exited;
+  // Another worker finds the job lost; with no recovery allowed, it fails.
+  await workerOn('lost', env);
+  const res = await answer;
+  assert.equal(res.status, 502);
+  assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'WORKER_LOST');
+  const r = await record(stack, id);
+  assert.equal(r.status, 'failed');
+  assert.equal(r.error?.code, 'WORKER_LOST');
 });
 
 test('no sandbox process is left running', async () => {

@@ -19,6 +19,15 @@ export function processesIn(pidNamespace: string): number[] {
 }
 
 /**
+ * Which of `pids` (taken while the sandbox ran) still run in `pidNamespace`. Checking these pids,
+ * not the namespace alone, matters: a namespace's inode number is reused as soon as it is freed, by
+ * any new namespace on the machine.
+ */
+export function stillRunning(pids: number[], pidNamespace: string): number[] {
+  return pids.filter((pid) => isAlive(pid) && pidNamespaceOf(pid) === pidNamespace);
+}
+
+/**
  * Descendants of `ancestor` (default: this process) in a pid namespace other than ours: sandboxes or
  * their leftovers. Only our own descendants: other programs on the machine may run namespaces too.
  */

@@ -64,7 +64,7 @@ export async function startWorker(config: WorkerConfig): Promise<WorkerHandle> {
   const callbacks = new Worker(CALLBACKS_QUEUE, processor, { ...common, concurrency: config.callbackConcurrency });
 
   // A job BullMQ failed without our processor finishing its record — its last attempt threw, or it
-  // was lost with its worker more often than maxStalledCount allows — still ends, with a reason.
+  // was lost with its worker too often — still ends, with a reason (a finished record is left as is).
   const finishLost = (jobId: string, code: 'WORKER_LOST' | 'INTERNAL', message: string): void => {
     Job.fromId(invocations, jobId)
       .then((job) => {
@@ -75,17 +75,12 @@ export async function startWorker(config: WorkerConfig): Promise<WorkerHandle> {
       .catch((error: Error) => console.error(`pidbox worker: invocation ${jobId} could not be finished: ${error.message}`));
   };
   invocations.on('failed', (job, error) => {
-    if (!job?.id || job.attemptsMade < (job.opts.attempts ?? 1)) return;
-    finishLost(job.id, 'INTERNAL', `the worker failed the invocation: ${error.message}`);
-  });
-  invocations.on('stalled', (jobId) => {
-    // A lost worker's job goes back to the queue (it runs again) or, past maxStalledCount, fails.
-    Job.fromId(invocations, jobId)
-      .then((job) => job?.getState())
-      .then((state) => {
-        if (state === 'failed') finishLost(jobId, 'WORKER_LOST', 'the worker running the invocation was lost, more often than allowed');
-      })
-      .catch(() => {});
+    // Only a final failure (a retry leaves finishedOn unset). A job whose worker was lost more often
+    // than maxStalledCount allows is failed by the next worker that takes it, before our processor.
+    if (!job?.id || !job.finishedOn) return;
+    const lost = Boolean((job as { deferredFailure?: string }).deferredFailure) || /stalled/.test(error.message);
+    if (lost) finishLost(job.id, 'WORKER_LOST', 'the worker running the invocation was lost, more often than PIDBOX_MAX_STALLED_COUNT allows');
+    else finishLost(job.id, 'INTERNAL', `the worker failed the invocation: ${error.message}`);
   });
   for (const worker of [invocations, callbacks]) {
     // Said once per new message: a Redis that is down repeats the same one on every retry.
