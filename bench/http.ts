@@ -90,7 +90,8 @@ async function main(): Promise<void> {
     console.log(row('raw BullMQ add → complete, concurrency 1', raw1));
     console.log(row('raw BullMQ add → complete, concurrency 16', raw16));
     console.log('');
-    console.log(`of a pidbox invocation at concurrency 1, in the sandbox (spawn → function exit, mean): ${inSandbox.toFixed(1)} ms`);
+    console.log(`of a pidbox invocation at concurrency 1, in the sandbox (spawn → function exit, mean): ${inSandbox.toFixed(1)} ms;`);
+    console.log(`the rest (HTTP, Redis, queue, records, log, answer): about ${(pidbox1.mean - inSandbox).toFixed(1)} ms (mean ${pidbox1.mean.toFixed(1)} ms)`);
     console.log(`pidbox / raw BullMQ, p50: ${(pidbox1.p50 / raw1.p50).toFixed(1)}x at concurrency 1, ${(pidbox16.p50 / raw16.p50).toFixed(1)}x at 16`);
     console.log(`raw BullMQ / pidbox, invocations per second: ${(raw1.perSecond / pidbox1.perSecond).toFixed(1)}x at concurrency 1, ${(raw16.perSecond / pidbox16.perSecond).toFixed(1)}x at 16`);
   } finally {
