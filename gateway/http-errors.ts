@@ -23,7 +23,10 @@ export function asPidboxError(error: unknown): PidboxError {
   return new PidboxError('INTERNAL', message, error);
 }
 
-/** Headers that belong to one connection (RFC 9110, 7.6.1), never copied between requests and responses. */
+/**
+ * Headers that belong to one connection (RFC 9110, 7.6.1), never passed on between the caller and the
+ * function; nor Content-Length, which is set again for the body as it is passed on.
+ */
 export const HOP_BY_HOP = new Set([
-  'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'content-length', 'host',
+  'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'content-length',
 ]);

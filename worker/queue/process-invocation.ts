@@ -25,6 +25,8 @@ export interface InvocationDeps extends FinishDeps {
   running: RunningInvocations;
   slots: FunctionSlots;
   workerConfig: WorkerConfig;
+  /** `host:pid`, as records name the worker of a run. */
+  workerName: string;
 }
 
 /** How long a job over its function's `concurrency` waits in the delayed set before it is tried again. */
@@ -48,7 +50,7 @@ export async function processInvocation(job: Job, token: string | undefined, dat
   // Registered before the record says `running`, so a cancel that sees `running` finds it here.
   const run = deps.running.start(id);
   try {
-    const begin = await deps.store.begin(id, fn.name, deps.workerConfig.name, job.timestamp, data.batchId);
+    const begin = await deps.store.begin(id, fn.name, deps.workerName, job.timestamp, data.batchId);
     switch (begin.kind) {
       case 'final':
         return; // cancelled while queued: nothing to run

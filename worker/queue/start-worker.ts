@@ -1,6 +1,7 @@
 // A worker: BullMQ Workers on the invocations and callbacks queues, the cancel listener, and a
 // shutdown that stops taking jobs, lets running ones finish within the grace period, then kills
 // their sandboxes and hands their jobs back to the queue.
+import { hostname } from 'node:os';
 import { Job, Worker } from 'bullmq';
 import { FunctionRegistry } from '../functions/function-registry.js';
 import { createNodeBuilder } from '../runtimes/node-build.js';
@@ -33,6 +34,7 @@ export interface WorkerHandle {
 const CLOSE_MARGIN_MS = 5000;
 
 export async function startWorker(config: WorkerConfig): Promise<WorkerHandle> {
+  const name = `${hostname()}:${process.pid}`;
   const keys = redisKeys(config.queue.prefix);
   const redis = createRedisClient(config.queue.redisUrl, { name: 'pidbox-worker' });
   const subscriber = createRedisClient(config.queue.redisUrl, { name: 'pidbox-worker-control' });
@@ -49,10 +51,11 @@ export async function startWorker(config: WorkerConfig): Promise<WorkerHandle> {
     running,
     slots: new FunctionSlots(),
     workerConfig: config,
+    workerName: name,
   };
   const cancels = await listenForCancels({ subscriber, channel: keys.controlChannel, running, store });
 
-  const common = { connection: redis, prefix: keys.bullPrefix, name: config.name };
+  const common = { connection: redis, prefix: keys.bullPrefix, name };
   const processor = (job: Job, token?: string): Promise<void> => receiveJob(job, token, deps);
   const invocations = new Worker(INVOCATIONS_QUEUE, processor, {
     ...common,
@@ -111,7 +114,7 @@ export async function startWorker(config: WorkerConfig): Promise<WorkerHandle> {
     await Promise.all([closeRedisClient(subscriber), closeRedisClient(redis)]);
   };
   return {
-    name: config.name,
+    name,
     get running() {
       return running.size;
     },

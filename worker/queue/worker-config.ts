@@ -1,5 +1,5 @@
 // `pidbox worker`'s settings: a pure function of the environment (README, "Configuration").
-import { availableParallelism, hostname } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { readInteger, readString } from '../../contracts/config-values.js';
 import { loadQueueConfig, type QueueConfig } from '../../queue/queue-config.js';
@@ -30,8 +30,6 @@ export interface WorkerConfig {
   callbackConcurrency: number;
   /** Longest wait for a callback URL's answer. Env PIDBOX_CALLBACK_TIMEOUT_MS. Default: 10000. */
   callbackTimeoutMs: number;
-  /** This worker's name in records and in BullMQ: `host:pid`. */
-  name: string;
 }
 
 export function loadWorkerConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): WorkerConfig {
@@ -49,6 +47,5 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): W
     logTailBytes: readInteger(env, 'PIDBOX_LOG_TAIL_BYTES', 4096, 0),
     callbackConcurrency: readInteger(env, 'PIDBOX_CALLBACK_CONCURRENCY', 8, 1, 1024),
     callbackTimeoutMs: readInteger(env, 'PIDBOX_CALLBACK_TIMEOUT_MS', 10_000, 1),
-    name: `${hostname()}:${process.pid}`,
   };
 }
