@@ -56,9 +56,17 @@ export async function enqueueBatch(deps: EnqueueDeps, fn: FunctionInfo, requests
   const batchId = newInvocationId();
   const members = requests.map((request) => newInvocation(deps, newInvocationId(), { fn, request }, batchId));
   await deps.batches.create(batchId, fn.name, members);
-  await deps.queues.invocations.addBulk(
-    members.map((member) => ({ name: fn.name, data: jobData(member), opts: jobOptions(deps, fn, member.id) })),
-  );
+  try {
+    await deps.queues.invocations.addBulk(
+      members.map((member) => ({ name: fn.name, data: jobData(member), opts: jobOptions(deps, fn, member.id) })),
+    );
+  } catch (error) {
+    // The jobs went in together or not at all (one MULTI): end the records rather than leave them queued.
+    const e = asPidboxError(error);
+    const result = unrunResult('failed', 'QUEUE_UNAVAILABLE', e.message);
+    await Promise.all(members.map((m) => finishInvocation(deps, m.id, fn.name, result, batchId).catch(() => {})));
+    throw new PidboxError('QUEUE_UNAVAILABLE', `the batch could not be enqueued: ${e.message}`, error);
+  }
   return { batchId, ids: members.map((m) => m.id) };
 }
 

@@ -155,7 +155,7 @@ test('on SIGTERM a worker stops taking jobs and lets a running invocation finish
   assert.match(worker.output(), /SIGTERM, shutting down/);
 });
 
-test('past the grace period a worker kills its sandboxes and hands the job back for another worker', async () => {
+test('past the grace period a worker kills its sandboxes and hands the job back to another, which a cancel then reaches', async () => {
   const stack = await stackOn('handback', {}, false);
   const first = await workerOn('handback', { PIDBOX_SHUTDOWN_GRACE_MS: '300' });
   const id = await invokeAsync(stack, 'sleeps');
@@ -180,7 +180,18 @@ test('past the grace period a worker kills its sandboxes and hands the job back 
   const again = await until(stack, id, 'to run again', (r) => r.status === 'running' && r.sandbox !== null);
   assert.equal(pidOfWorker(again), second.pid);
   assert.equal(again.attempts, 2);
-  assert.equal((await stack.fetch(`/invocations/${id}`, { method: 'DELETE' })).status, 200);
+
+  // Cancelled from the gateway (this process), killed by the worker process that runs it, via Redis.
+  const pidsAgain = await waitFor('the function and its children again', () => {
+    const found = processesIn(again.sandbox!.pidNamespace);
+    return found.length >= 4 ? found : null;
+  });
+  const res = await stack.fetch(`/invocations/${id}`, { method: 'DELETE' });
+  await waitFor('the other worker to kill the sandbox', () => stillRunning(pidsAgain, again.sandbox!.pidNamespace).length === 0, 1000, 10);
+  assert.equal(res.status, 200);
+  const cancelled = (await res.json()) as InvocationRecord;
+  assert.equal(cancelled.status, 'cancelled');
+  assert.equal(pidOfWorker(cancelled), second.pid);
 });
 
 test('a worker killed with SIGKILL mid-job loses nothing: another worker completes it and the sync caller gets its answer', async () => {
