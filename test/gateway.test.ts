@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
+import { Redis } from 'ioredis';
 import type { BatchRecord, InvocationRecord } from '../contracts/invocation-record.js';
 import { SAMPLES, startStack, type Stack } from './support/pidbox-stack.js';
 import { startTestRedis } from './support/redis-server.js';
@@ -91,6 +92,20 @@ test('an exec function returns a binary body byte for byte through the queue', a
     assert.deepEqual(Buffer.from(r.response!.body, 'base64'), payload);
   } finally {
     await echo.stop();
+  }
+});
+
+test('sync callers wait on one subscription per gateway, not one each', async () => {
+  const client = new Redis(stack.redis.url);
+  try {
+    const calls = ['one', 'two', 'three'].map((body) => stack.fetch('/functions/slow-echo', { method: 'POST', body }));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const [, subscribers] = (await client.pubsub('NUMSUB', 'pidbox:finished')) as [string, number];
+    assert.equal(subscribers, 1);
+    const answers = await Promise.all(calls.map(async (call) => (await call).text()));
+    assert.deepEqual(answers, ['one', 'two', 'three']);
+  } finally {
+    client.disconnect();
   }
 });
 
@@ -440,6 +455,8 @@ test('unknown invocations, batches and routes are 404, and a bad X-Callback-Url 
     ['/invocations/does-not-exist', {}, 404, 'INVOCATION_NOT_FOUND'],
     ['/invocations/does-not-exist/logs', {}, 404, 'INVOCATION_NOT_FOUND'],
     ['/invocations/does-not-exist', { method: 'DELETE' }, 404, 'INVOCATION_NOT_FOUND'],
+    ['/invocations/x:log', {}, 404, 'INVOCATION_NOT_FOUND'],
+    ['/batches/x:ids', {}, 404, 'BATCH_NOT_FOUND'],
     ['/batches/does-not-exist', {}, 404, 'BATCH_NOT_FOUND'],
     ['/batches/x?limit=0', {}, 400, 'INVALID_REQUEST'],
     ['/nowhere', {}, 404, 'NOT_FOUND'],

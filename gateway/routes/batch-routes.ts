@@ -35,7 +35,8 @@ export function batchRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
   app.get('/batches/:id', async (c) => {
     const offset = pageNumber(c.req.query('offset'), 'offset', 0, 0, Number.MAX_SAFE_INTEGER);
     const limitValue = pageNumber(c.req.query('limit'), 'limit', DEFAULT_PAGE, 1, MAX_PAGE);
-    const batch = await deps.batches.read(c.req.param('id'), offset, limitValue);
+    // A batch id is a UUID; anything else (a `:` could reach another key) is simply not found.
+    const batch = /^[A-Za-z0-9_-]{1,128}$/.test(c.req.param('id')) ? await deps.batches.read(c.req.param('id'), offset, limitValue) : null;
     if (!batch) throw new PidboxError('BATCH_NOT_FOUND', `no batch ${JSON.stringify(c.req.param('id').slice(0, 100))} (it may have expired)`);
     return c.json(batch);
   });

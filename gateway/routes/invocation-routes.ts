@@ -1,6 +1,6 @@
 // One invocation: its record, its log (whole, or followed live as server-sent events), and cancel.
 import { StringDecoder } from 'node:string_decoder';
-import { Hono, type Context } from 'hono';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { FINAL_STATUSES } from '../../contracts/invocation.js';
 import { PidboxError } from '../../contracts/pidbox-error.js';
@@ -17,6 +17,10 @@ const FOLLOW_BLOCK_MS = 1000;
 
 export function invocationRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
   const app = new Hono<GatewayEnv>();
+
+  // An id is a UUID; anything else (a `:` could reach another key) is simply not found.
+  app.use('/invocations/:id/*', checkId);
+  app.use('/invocations/:id', checkId);
 
   app.get('/invocations/:id', async (c) => {
     const record = await deps.store.get(c.req.param('id'));
@@ -103,6 +107,13 @@ function followLog(c: Context<GatewayEnv>, deps: GatewayDeps, id: string): Respo
     }
   });
 }
+
+const ID = /^[A-Za-z0-9_-]{1,128}$/;
+
+const checkId: MiddlewareHandler<GatewayEnv> = async (c, next) => {
+  if (!ID.test(c.req.param('id') ?? '')) throw notFound(c.req.param('id') ?? '');
+  await next();
+};
 
 function notFound(id: string): PidboxError {
   return new PidboxError('INVOCATION_NOT_FOUND', `no invocation ${JSON.stringify(id.slice(0, 100))} (it may have expired)`);
