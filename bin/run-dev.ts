@@ -1,5 +1,6 @@
 // `pidbox dev` (`npm start`): gateway and worker in one process, on a private redis-server when
 // REDIS_URL is unset. SIGINT/SIGTERM stops everything and leaves nothing running.
+import { startTelemetry } from '../contracts/telemetry/telemetry.js';
 import { loadGatewayConfig } from '../gateway/gateway-config.js';
 import { startGateway, type GatewayHandle } from '../gateway/start-gateway.js';
 import { startEmbeddedRedis, type EmbeddedRedis } from '../queue/embedded-redis.js';
@@ -16,6 +17,8 @@ const NAME = 'pidbox dev';
 export async function runDev(env: NodeJS.ProcessEnv): Promise<number> {
   const gatewayConfig = loadGatewayConfig(env, { host: '127.0.0.1' });
   const workerConfig = loadWorkerConfig(env);
+  // One process, one set of telemetry: the gateway's /metrics shows the worker's figures too.
+  const telemetry = await startTelemetry(env, 'dev');
   let redis: EmbeddedRedis | null = null;
   let worker: WorkerHandle | null = null;
   let gateway: GatewayHandle | null = null;
@@ -30,18 +33,19 @@ export async function runDev(env: NodeJS.ProcessEnv): Promise<number> {
       gatewayConfig.queue.redisUrl = workerConfig.queue.redisUrl = redis.url;
     }
     warnWithoutRoot(NAME);
-    worker = await startWorker(workerConfig);
-    gateway = await startGateway(gatewayConfig);
-    printBanner(gateway, gatewayConfig.apiKeys.length > 0, gatewayConfig.functionsDir, redis ? `${redis.url} (private, no persistence)` : redact(gatewayConfig.queue.redisUrl), workerConfig.concurrency);
+    worker = await startWorker(workerConfig, telemetry);
+    gateway = await startGateway(gatewayConfig, telemetry);
+    printBanner(gateway, gatewayConfig.apiKeys.length > 0, gatewayConfig.functionsDir, redis ? `${redis.url} (private, no persistence)` : redact(gatewayConfig.queue.redisUrl), workerConfig.concurrency, telemetry.tracing.enabled);
     await untilSignal(NAME);
     return 0;
   } finally {
     await Promise.all([gateway?.close(), worker?.close()]);
     await redis?.stop();
+    await telemetry.tracing.shutdown();
   }
 }
 
-function printBanner(gateway: GatewayHandle, keyed: boolean, functionsDir: string, redis: string, concurrency: number): void {
+function printBanner(gateway: GatewayHandle, keyed: boolean, functionsDir: string, redis: string, concurrency: number, tracing: boolean): void {
   const { functions, problems } = new FunctionRegistry(functionsDir).list();
   const names = functions.map((f) => f.name);
   const example = names.includes('hello') ? 'hello' : (names[0] ?? 'hello');
@@ -53,6 +57,8 @@ function printBanner(gateway: GatewayHandle, keyed: boolean, functionsDir: strin
     `  redis      ${redis}`,
     `  worker     up to ${concurrency} invocations at once, each in a fresh PID namespace`,
     `  gateway    ${gateway.url} ${keyed ? '(API key required)' : '(open: PIDBOX_API_KEYS is not set, so no key is asked for)'}`,
+    `  metrics    ${gateway.url}/metrics`,
+    `  tracing    ${tracing ? 'on: spans go to the OTLP endpoint' : 'off (set OTEL_EXPORTER_OTLP_ENDPOINT to export traces)'}`,
     '',
     'Try it:',
     `  curl -s -X POST${auth} ${gateway.url}/functions/${example} -d 'pidbox'`,

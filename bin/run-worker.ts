@@ -1,17 +1,23 @@
 // `pidbox worker`: runs invocations from the queue, each in a fresh sandbox. As many as you like,
 // on as many hosts; each needs root (or CAP_SYS_ADMIN) for the namespaces.
+import { startTelemetry } from '../contracts/telemetry/telemetry.js';
 import { redact } from '../queue/queue-config.js';
+import { startMetricsServer } from '../worker/metrics-server.js';
 import { loadWorkerConfig } from '../worker/queue/worker-config.js';
 import { startWorker } from '../worker/queue/start-worker.js';
 import { untilSignal } from './until-signal.js';
 
 export async function runWorker(env: NodeJS.ProcessEnv): Promise<number> {
   const config = loadWorkerConfig(env);
+  const telemetry = await startTelemetry(env, 'worker');
   warnWithoutRoot('pidbox worker');
-  const worker = await startWorker(config);
-  console.log(`pidbox worker: ${worker.name} runs up to ${config.concurrency} invocations at once (redis ${redact(config.queue.redisUrl)}, functions ${config.functionsDir})`);
+  const worker = await startWorker(config, telemetry);
+  const metrics = await startMetricsServer(telemetry.metrics, config.metricsHost, config.metricsPort);
+  console.log(`pidbox worker: ${worker.name} runs up to ${config.concurrency} invocations at once (redis ${redact(config.queue.redisUrl)}, functions ${config.functionsDir}, metrics ${metrics.url}/metrics${telemetry.tracing.enabled ? ', tracing on' : ''})`);
   await untilSignal('pidbox worker');
   await worker.close();
+  await metrics.close();
+  await telemetry.tracing.shutdown();
   return 0;
 }
 

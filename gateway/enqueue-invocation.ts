@@ -2,12 +2,21 @@
 // record does not exist yet), then the job. This is where the gateway's span for an enqueue wraps
 // the work and where its trace context goes into the job data.
 import { randomUUID } from 'node:crypto';
+import { SpanKind } from '@opentelemetry/api';
 import type { InvocationRequest } from '../contracts/invocation.js';
 import type { CallbackFormat, InvocationJob } from '../contracts/job.js';
+import {
+  ATTR_FAAS_INVOCATION_ID, ATTR_FAAS_INVOKED_NAME, ATTR_MESSAGING_BATCH_MESSAGE_COUNT, ATTR_MESSAGING_DESTINATION_NAME,
+  ATTR_MESSAGING_MESSAGE_ID, ATTR_MESSAGING_OPERATION_NAME, ATTR_MESSAGING_OPERATION_TYPE, ATTR_MESSAGING_SYSTEM,
+  ATTR_PIDBOX_BATCH_ID,
+} from '../contracts/telemetry/attributes.js';
+import type { Telemetry } from '../contracts/telemetry/telemetry.js';
+import { injectContext, withSpan } from '../contracts/telemetry/tracing.js';
 import { PidboxError } from '../contracts/pidbox-error.js';
 import type { BatchStore } from '../queue/batch-store.js';
 import { finishInvocation, type FinishDeps } from '../queue/finish-invocation.js';
 import { invocationJobOptions, type InvocationQueues } from '../queue/invocation-queues.js';
+import { INVOCATIONS_QUEUE } from '../queue/redis-keys.js';
 import type { InvocationStore, NewInvocation } from '../queue/invocation-store.js';
 import { unrunResult } from '../queue/unrun-result.js';
 import type { FunctionInfo } from '../worker/functions/function-registry.js';
@@ -19,6 +28,7 @@ export interface EnqueueDeps extends FinishDeps {
   batches: BatchStore;
   queues: InvocationQueues;
   gatewayConfig: GatewayConfig;
+  telemetry: Telemetry;
 }
 
 export interface InvocationInput {
@@ -26,6 +36,8 @@ export interface InvocationInput {
   request: InvocationRequest;
   callback?: { url: string; format: CallbackFormat };
   idempotencyKey?: string;
+  /** How the caller invoked: counted in pidbox_invocations_accepted_total. */
+  mode: 'sync' | 'async';
 }
 
 export function newInvocationId(): string {
@@ -37,6 +49,29 @@ export function newInvocationId(): string {
  * is enqueued and the earlier invocation's id comes back (`created: false`).
  */
 export async function enqueueInvocation(deps: EnqueueDeps, id: string, input: InvocationInput): Promise<{ id: string; created: boolean }> {
+  return withSpan(deps.telemetry.tracing.tracer, `send ${INVOCATIONS_QUEUE}`, producerSpan(input.fn.name, { [ATTR_MESSAGING_MESSAGE_ID]: id, [ATTR_FAAS_INVOCATION_ID]: id }), async () => {
+    const enqueued = await enqueueOne(deps, id, input);
+    if (enqueued.created) deps.telemetry.metrics.accepted.inc({ function: input.fn.name, mode: input.mode });
+    return enqueued;
+  });
+}
+
+/** The PRODUCER span of an enqueue: its context travels in the job data to the worker's CONSUMER span. */
+function producerSpan(functionName: string, attributes: Record<string, string | number>): Parameters<typeof withSpan>[2] {
+  return {
+    kind: SpanKind.PRODUCER,
+    attributes: {
+      [ATTR_MESSAGING_SYSTEM]: 'bullmq',
+      [ATTR_MESSAGING_DESTINATION_NAME]: INVOCATIONS_QUEUE,
+      [ATTR_MESSAGING_OPERATION_TYPE]: 'send',
+      [ATTR_MESSAGING_OPERATION_NAME]: 'send',
+      [ATTR_FAAS_INVOKED_NAME]: functionName,
+      ...attributes,
+    },
+  };
+}
+
+async function enqueueOne(deps: EnqueueDeps, id: string, input: InvocationInput): Promise<{ id: string; created: boolean }> {
   const invocation = newInvocation(deps, id, input);
   const created = await deps.store.create(invocation);
   if (!created.created) return created;
@@ -54,6 +89,15 @@ export async function enqueueInvocation(deps: EnqueueDeps, id: string, input: In
 /** Enqueues a batch: its records and the batch in one transaction, then every job in one more. */
 export async function enqueueBatch(deps: EnqueueDeps, fn: FunctionInfo, requests: InvocationRequest[]): Promise<{ batchId: string; ids: string[] }> {
   const batchId = newInvocationId();
+  const attributes = { [ATTR_PIDBOX_BATCH_ID]: batchId, [ATTR_MESSAGING_BATCH_MESSAGE_COUNT]: requests.length };
+  return withSpan(deps.telemetry.tracing.tracer, `send ${INVOCATIONS_QUEUE}`, producerSpan(fn.name, attributes), async () => {
+    const enqueued = await enqueueBatchMembers(deps, fn, requests, batchId);
+    deps.telemetry.metrics.accepted.inc({ function: fn.name, mode: 'batch' }, requests.length);
+    return enqueued;
+  });
+}
+
+async function enqueueBatchMembers(deps: EnqueueDeps, fn: FunctionInfo, requests: InvocationRequest[], batchId: string): Promise<{ batchId: string; ids: string[] }> {
   const members = requests.map((request) => newInvocation(deps, newInvocationId(), { fn, request }, batchId));
   await deps.batches.create(batchId, fn.name, members);
   try {
@@ -70,7 +114,7 @@ export async function enqueueBatch(deps: EnqueueDeps, fn: FunctionInfo, requests
   return { batchId, ids: members.map((m) => m.id) };
 }
 
-function newInvocation(deps: EnqueueDeps, id: string, input: InvocationInput, batchId?: string): NewInvocation {
+function newInvocation(deps: EnqueueDeps, id: string, input: Omit<InvocationInput, 'mode'>, batchId?: string): NewInvocation {
   return {
     id,
     functionName: input.fn.name,
@@ -82,13 +126,16 @@ function newInvocation(deps: EnqueueDeps, id: string, input: InvocationInput, ba
   };
 }
 
+/** The job, with the active (PRODUCER) span's context for the worker's CONSUMER span. */
 function jobData(invocation: NewInvocation): InvocationJob {
+  const traceContext = injectContext();
   return {
     type: 'invocation',
     invocationId: invocation.id,
     functionName: invocation.functionName,
     request: invocation.request,
     ...(invocation.batchId ? { batchId: invocation.batchId } : {}),
+    ...(traceContext.traceparent ? { traceContext } : {}),
   };
 }
 

@@ -1,5 +1,6 @@
 // What the gateway's routes are given: built once by startGateway, passed explicitly.
 import type { Redis } from 'ioredis';
+import type { Telemetry } from '../contracts/telemetry/telemetry.js';
 import type { LogStore } from '../queue/log-store.js';
 import type { FunctionRegistry } from '../worker/functions/function-registry.js';
 import type { EnqueueDeps } from './enqueue-invocation.js';
@@ -19,5 +20,5 @@ export interface GatewayDeps extends EnqueueDeps {
   state: { closing: boolean };
 }
 
-/** Variables the routes keep on the request's context. */
-export type GatewayEnv = { Variables: { invocationId: string } };
+/** Variables the routes keep on the request's context: the invocation's id, and why the request failed (`error.type` on its span). */
+export type GatewayEnv = { Variables: { invocationId: string; errorType: string } };

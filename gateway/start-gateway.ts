@@ -9,8 +9,10 @@ import { openQueues } from '../queue/invocation-queues.js';
 import { InvocationStore } from '../queue/invocation-store.js';
 import { LogStore } from '../queue/log-store.js';
 import { closeRedisClient, createRedisClient } from '../queue/redis-client.js';
+import { redact } from '../queue/queue-config.js';
 import { redisKeys } from '../queue/redis-keys.js';
 import { FunctionRegistry } from '../worker/functions/function-registry.js';
+import { quietTelemetry, type Telemetry } from '../contracts/telemetry/telemetry.js';
 import { createApp } from './create-app.js';
 import type { GatewayConfig } from './gateway-config.js';
 import type { GatewayDeps } from './gateway-deps.js';
@@ -29,7 +31,9 @@ export interface GatewayHandle {
   close(): Promise<void>;
 }
 
-export async function startGateway(config: GatewayConfig): Promise<GatewayHandle> {
+/** `telemetry`: the process's traces, metrics and logs; by default no tracing and warnings only. */
+export async function startGateway(config: GatewayConfig, telemetry?: Telemetry): Promise<GatewayHandle> {
+  const { tracing, metrics, log } = telemetry ?? (await quietTelemetry('gateway'));
   const keys = redisKeys(config.queue.prefix);
   const redis = createRedisClient(config.queue.redisUrl, { name: 'pidbox-gateway', mode: 'request' });
   const subscriber = createRedisClient(config.queue.redisUrl, { name: 'pidbox-gateway-finished' });
@@ -49,8 +53,10 @@ export async function startGateway(config: GatewayConfig): Promise<GatewayHandle
     depth: new QueueDepth(queues.invocations, config.maxQueued),
     redis,
     state: { closing: false },
+    telemetry: { tracing, metrics, log },
   };
-  const waitingForRedis = setTimeout(() => console.error(`pidbox gateway: waiting for Redis at ${config.queue.redisUrl} …`), 2000);
+  metrics.watchQueue(() => queues.invocations.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed'));
+  const waitingForRedis = setTimeout(() => log.warn('waiting for Redis', { redis: redact(config.queue.redisUrl) }), 2000);
   try {
     await waiters.start();
   } finally {

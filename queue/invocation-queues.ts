@@ -1,5 +1,6 @@
 // The two BullMQ queues, as the gateway and the finishing step put jobs on them. The worker side
 // (BullMQ Workers on the same names) is in worker/queue/.
+import { injectContext } from '../contracts/telemetry/tracing.js';
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { CallbackFormat, CallbackJob, InvocationJob } from '../contracts/job.js';
@@ -55,7 +56,15 @@ export async function enqueueCallback(
   invocationId: string,
   callback: { url: string; format: CallbackFormat },
 ): Promise<void> {
-  const data: CallbackJob = { type: 'callback', invocationId, url: callback.url, format: callback.format };
+  // The finishing span's context (the worker's CONSUMER span), so the delivery joins the invocation's trace.
+  const traceContext = injectContext();
+  const data: CallbackJob = {
+    type: 'callback',
+    invocationId,
+    url: callback.url,
+    format: callback.format,
+    ...(traceContext.traceparent ? { traceContext } : {}),
+  };
   await queues.callbacks.add('callback', data, {
     // One delivery per invocation, even if two processes finish it at once.
     jobId: `callback-${invocationId}`,

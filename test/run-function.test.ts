@@ -146,16 +146,21 @@ test('a node function is bundled once and not again until its source changes', a
     const source = join(root, 'changing', 'index.ts');
     writeFileSync(source, 'export default () => ({ version: 1 });\n');
     const registry = new FunctionRegistry(root);
-    const first = await builder.bundle(registry.get('changing'));
+    const first = (await builder.bundle(registry.get('changing'))).path;
     const builtAt = statSync(first).mtimeMs;
-    const again = await builder.bundle(registry.get('changing'));
+    const again = (await builder.bundle(registry.get('changing'))).path;
     assert.equal(again, first);
     assert.equal(statSync(again).mtimeMs, builtAt, 'an unchanged source is not bundled again');
     writeFileSync(source, 'export default () => ({ version: 2 });\n');
-    const changed = await builder.bundle(registry.get('changing'));
+    const changed = (await builder.bundle(registry.get('changing'))).path;
     assert.notEqual(changed, first);
     assert.match(readFileSync(changed, 'utf8'), /version: 2/);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
+});
+
+test('a bundle says whether the function imports @opentelemetry/api, so only such functions pay for tracing', async () => {
+  assert.equal((await builder.bundle(fixtures.get('makes-spans'))).importsOpenTelemetry, true);
+  assert.equal((await builder.bundle(fixtures.get('returns-value'))).importsOpenTelemetry, false);
 });

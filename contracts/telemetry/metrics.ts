@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 // The Prometheus metrics of one process (gateway, worker, or both under `pidbox dev`), all named
 // `pidbox_…`. Served as text on GET /metrics. Units are in the names (seconds, _total counters).
@@ -32,7 +32,26 @@ const RUN_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30
 
 export function createMetrics(): Metrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'pidbox_' });
+  // prom-client's default metrics name three gauges *_total, which promtool rejects; the process
+  // figures worth having are these two.
+  new Gauge({
+    name: 'pidbox_process_resident_memory_bytes',
+    help: 'Resident memory of this process.',
+    registers: [registry],
+    collect() {
+      this.set(process.memoryUsage.rss());
+    },
+  });
+  new Counter({
+    name: 'pidbox_process_cpu_seconds_total',
+    help: 'User and system CPU time of this process.',
+    registers: [registry],
+    collect() {
+      const { user, system } = process.cpuUsage();
+      this.reset();
+      this.inc((user + system) / 1e6);
+    },
+  });
   const queueSources: QueueCounts[] = [];
   new Gauge({
     name: 'pidbox_queue_jobs',

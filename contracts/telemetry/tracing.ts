@@ -1,5 +1,5 @@
 import {
-  SpanStatusCode, context, propagation, trace, type Attributes, type Context, type HrTime, type Span,
+  ProxyTracerProvider, SpanStatusCode, context, propagation, type Attributes, type Context, type HrTime, type Span,
   type SpanOptions, type Tracer,
 } from '@opentelemetry/api';
 import type { ReadableSpan, SpanProcessor } from '@opentelemetry/sdk-trace-base';
@@ -54,7 +54,9 @@ export function loadTracingConfig(env: NodeJS.ProcessEnv, defaultServiceName: st
 
 const noop: Tracing = {
   enabled: false,
-  tracer: trace.getTracer(TRACER_NAME),
+  // A provider of our own with no delegate: its tracer stays a no-op even after another part of the
+  // process registers a global provider (the global API's tracer would start delegating to it).
+  tracer: new ProxyTracerProvider().getTracer(TRACER_NAME),
   exportRecordedSpans: () => {},
   shutdown: async () => {},
 };

@@ -1,5 +1,5 @@
 // /healthz: the process answers. /readyz: it can do its work — Redis answers and the functions folder
-// can be read. Both are open when PIDBOX_API_KEYS is set.
+// can be read. /metrics: Prometheus text. All three are open when PIDBOX_API_KEYS is set.
 import { readdirSync } from 'node:fs';
 import { Hono } from 'hono';
 import type { GatewayDeps, GatewayEnv } from '../gateway-deps.js';
@@ -9,6 +9,8 @@ const PING_TIMEOUT_MS = 1000;
 export function healthRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
   const app = new Hono<GatewayEnv>();
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  // Prometheus text; open like the health routes, so a scraper needs no key.
+  app.get('/metrics', async (c) => c.body(await deps.telemetry.metrics.render(), 200, { 'content-type': deps.telemetry.metrics.contentType }));
   app.get('/readyz', async (c) => {
     const redis = await ping(deps);
     const functions = readFunctions(deps);

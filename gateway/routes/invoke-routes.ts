@@ -57,7 +57,7 @@ async function invokeSync(c: Ctx, deps: GatewayDeps, path: string, flavor: Flavo
     let done = deps.waiters.wait(id, { timeoutMs, signal: AbortSignal.any([clientGone, replaced.signal]) });
     done.catch(() => {});
     try {
-      const enqueued = await enqueueInvocation(deps, id, { fn, request, ...(idempotencyKey ? { idempotencyKey } : {}) });
+      const enqueued = await enqueueInvocation(deps, id, { fn, request, mode: 'sync', ...(idempotencyKey ? { idempotencyKey } : {}) });
       if (!enqueued.created) {
         replaced.abort();
         id = enqueued.id;
@@ -68,7 +68,9 @@ async function invokeSync(c: Ctx, deps: GatewayDeps, path: string, flavor: Flavo
       replaced.abort();
       throw error;
     }
-    return invocationResponse(await done, flavor);
+    const record = await done;
+    if (record.error) c.set('errorType', record.error.code);
+    return invocationResponse(record, flavor);
   } finally {
     release();
   }
@@ -83,6 +85,7 @@ async function invokeAsync(c: Ctx, deps: GatewayDeps, path: string, flavor: Flav
   const enqueued = await enqueueInvocation(deps, c.get('invocationId'), {
     fn,
     request,
+    mode: 'async',
     ...(idempotencyKey ? { idempotencyKey } : {}),
     ...(callback ? { callback } : {}),
   });

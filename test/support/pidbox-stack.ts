@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Telemetry } from '../../contracts/telemetry/telemetry.js';
 import type { EmbeddedRedis } from '../../queue/embedded-redis.js';
 import { loadGatewayConfig } from '../../gateway/gateway-config.js';
 import { startGateway, type GatewayHandle } from '../../gateway/start-gateway.js';
@@ -22,6 +23,8 @@ export interface StackOptions {
   worker?: boolean;
   /** Use this Redis instead of starting one (it is then not stopped with the stack). */
   redis?: EmbeddedRedis;
+  /** Traces, metrics and logs of gateway and worker (shared, as under `pidbox dev`). Default: quiet. */
+  telemetry?: Telemetry;
 }
 
 export interface Stack {
@@ -58,8 +61,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     rmSync(cacheDir, { recursive: true, force: true });
   };
   try {
-    if (options.worker !== false) worker = await startWorker(loadWorkerConfig(env));
-    gateway = await startGateway(loadGatewayConfig(env));
+    if (options.worker !== false) worker = await startWorker(loadWorkerConfig(env), options.telemetry);
+    gateway = await startGateway(loadGatewayConfig(env), options.telemetry);
   } catch (error) {
     await stopAll();
     throw error;

@@ -1,19 +1,32 @@
 // One callback job: POST a finished invocation to its X-Callback-Url. A failed delivery (no answer,
 // or not 2xx) throws, and BullMQ tries again with exponential backoff; the record's `callback`
 // says how it went.
+import { SpanKind } from '@opentelemetry/api';
 import type { Job } from 'bullmq';
 import type { CallbackJob } from '../../contracts/job.js';
 import type { InvocationRecord } from '../../contracts/invocation-record.js';
 import { PidboxError } from '../../contracts/pidbox-error.js';
+import { ATTR_FAAS_INVOCATION_ID, ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_RESPONSE_STATUS_CODE } from '../../contracts/telemetry/attributes.js';
+import type { Telemetry } from '../../contracts/telemetry/telemetry.js';
+import { extractContext, withSpan } from '../../contracts/telemetry/tracing.js';
 import type { InvocationStore } from '../../queue/invocation-store.js';
 import type { WorkerConfig } from './worker-config.js';
 
 export interface CallbackDeps {
   store: InvocationStore;
   workerConfig: WorkerConfig;
+  telemetry: Telemetry;
 }
 
+/** A CLIENT span per delivery attempt, in the invocation's trace (the job carries its context). */
 export async function deliverCallback(job: Job, data: CallbackJob, deps: CallbackDeps): Promise<void> {
+  const attributes = { [ATTR_FAAS_INVOCATION_ID]: data.invocationId, [ATTR_HTTP_REQUEST_METHOD]: 'POST' };
+  return withSpan(deps.telemetry.tracing.tracer, 'POST callback', { kind: SpanKind.CLIENT, attributes }, async (span) => {
+    await deliver(job, data, deps, (status) => span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status));
+  }, extractContext(data.traceContext));
+}
+
+async function deliver(job: Job, data: CallbackJob, deps: CallbackDeps, onStatus: (status: number) => void): Promise<void> {
   const record = await deps.store.get(data.invocationId);
   if (!record) return; // expired: nothing left to deliver
   const attempt = job.attemptsMade + 1;
@@ -29,6 +42,7 @@ export async function deliverCallback(job: Job, data: CallbackJob, deps: Callbac
       signal: AbortSignal.timeout(deps.workerConfig.callbackTimeoutMs),
     });
     lastStatus = response.status;
+    onStatus(response.status);
     await response.arrayBuffer().catch(() => {});
     if (!response.ok) throw new PidboxError('CALLBACK_FAILED', `${data.url} answered ${response.status}`);
   } catch (error) {

@@ -1,10 +1,19 @@
 // One invocation job, one run: take a slot of the function, move the record to running, run the
 // function in a fresh sandbox (runFunction), then finish, retry or hand the job back. This is where
 // the worker's span for an invocation wraps the run (the job carries the trace context).
+import { SpanKind, SpanStatusCode, type Span } from '@opentelemetry/api';
 import { DelayedError, WaitingError, type Job } from 'bullmq';
 import type { FunctionResult } from '../../contracts/invocation.js';
 import type { InvocationJob } from '../../contracts/job.js';
 import { PidboxError } from '../../contracts/pidbox-error.js';
+import {
+  ATTR_FAAS_COLDSTART, ATTR_FAAS_INVOCATION_ID, ATTR_FAAS_NAME, ATTR_FAAS_TRIGGER, ATTR_MESSAGING_DESTINATION_NAME,
+  ATTR_MESSAGING_MESSAGE_ID, ATTR_MESSAGING_OPERATION_NAME, ATTR_MESSAGING_OPERATION_TYPE, ATTR_MESSAGING_SYSTEM,
+  ATTR_PIDBOX_ATTEMPT, ATTR_PIDBOX_BATCH_ID, ATTR_PIDBOX_STATUS,
+} from '../../contracts/telemetry/attributes.js';
+import type { Telemetry } from '../../contracts/telemetry/telemetry.js';
+import { extractContext, markError } from '../../contracts/telemetry/tracing.js';
+import { INVOCATIONS_QUEUE } from '../../queue/redis-keys.js';
 import { finishInvocation, type FinishDeps } from '../../queue/finish-invocation.js';
 import type { InvocationStore } from '../../queue/invocation-store.js';
 import type { LogStore } from '../../queue/log-store.js';
@@ -27,20 +36,59 @@ export interface InvocationDeps extends FinishDeps {
   workerConfig: WorkerConfig;
   /** `host:pid`, as records name the worker of a run. */
   workerName: string;
+  telemetry: Telemetry;
 }
 
 /** How long a job over its function's `concurrency` waits in the delayed set before it is tried again. */
 const SLOT_RETRY_MS = 100;
 
+/**
+ * The worker's CONSUMER span for one job, a child of the gateway's PRODUCER span (its context came
+ * in the job data), with the FaaS and messaging attributes; everything below happens inside it. A
+ * job handed back to the queue (delayed for a slot, shutdown) is not a failure of the span.
+ */
 export async function processInvocation(job: Job, token: string | undefined, data: InvocationJob, deps: InvocationDeps): Promise<void> {
+  const attributes = {
+    [ATTR_FAAS_TRIGGER]: 'http',
+    [ATTR_FAAS_INVOCATION_ID]: data.invocationId,
+    [ATTR_FAAS_NAME]: data.functionName,
+    // Every run starts a fresh sandbox: each one is a cold start.
+    [ATTR_FAAS_COLDSTART]: true,
+    [ATTR_MESSAGING_SYSTEM]: 'bullmq',
+    [ATTR_MESSAGING_DESTINATION_NAME]: INVOCATIONS_QUEUE,
+    [ATTR_MESSAGING_OPERATION_TYPE]: 'process',
+    [ATTR_MESSAGING_OPERATION_NAME]: 'process',
+    [ATTR_MESSAGING_MESSAGE_ID]: job.id ?? data.invocationId,
+    [ATTR_PIDBOX_ATTEMPT]: job.attemptsMade + 1,
+    ...(data.batchId ? { [ATTR_PIDBOX_BATCH_ID]: data.batchId } : {}),
+  };
+  const tracer = deps.telemetry.tracing.tracer;
+  return tracer.startActiveSpan(`process ${INVOCATIONS_QUEUE}`, { kind: SpanKind.CONSUMER, attributes }, extractContext(data.traceContext), async (span) => {
+    try {
+      return await processInSpan(job, token, data, deps, span);
+    } catch (error) {
+      if (error instanceof DelayedError || error instanceof WaitingError) span.setAttribute(ATTR_PIDBOX_STATUS, 'requeued');
+      else markError(span, (error as PidboxError).code ?? 'INTERNAL', (error as Error).message);
+      throw error;
+    } finally {
+      span.end();
+    }
+  });
+}
+
+async function processInSpan(job: Job, token: string | undefined, data: InvocationJob, deps: InvocationDeps, span: Span): Promise<void> {
   const id = data.invocationId;
+  const log = deps.telemetry.log.child({ invocation_id: id, function: data.functionName });
   let fn: FunctionInfo;
   try {
     fn = deps.registry.get(data.functionName);
   } catch (error) {
     // Removed or broken since it was enqueued: the invocation fails; retrying would not help.
     const e = asPidboxError(error);
+    markError(span, e.code, e.message);
+    log.warn('invocation failed before it ran', { code: e.code, error: e.message });
     await finishInvocation(deps, id, data.functionName, unrunResult('failed', e.code, e.message), data.batchId);
+    deps.telemetry.metrics.invocations.inc({ function: data.functionName, outcome: 'failed' });
     return;
   }
   if (!deps.slots.tryAcquire(fn.name, fn.config.concurrency)) {
@@ -56,11 +104,15 @@ export async function processInvocation(job: Job, token: string | undefined, dat
         return; // cancelled while queued: nothing to run
       case 'cancel':
         await finishInvocation(deps, id, fn.name, unrunResult('cancelled', 'INVOCATION_CANCELLED', 'the invocation was cancelled'), data.batchId);
+        markError(span, 'INVOCATION_CANCELLED', 'cancelled while queued');
+        deps.telemetry.metrics.invocations.inc({ function: fn.name, outcome: 'cancelled' });
         return;
       case 'run':
         break;
     }
+    deps.telemetry.metrics.queueWait.observe({ function: fn.name }, Math.max(0, Date.now() - job.timestamp) / 1000);
     const result = await runOnce(fn, data, begin.attempt, run.signal, deps);
+    recordRun(deps.telemetry, fn.name, result, span);
     switch (run.reason()) {
       case 'shutdown':
         // Not this invocation's failure: back to the queue, not counted as an attempt, for another worker.
@@ -69,6 +121,8 @@ export async function processInvocation(job: Job, token: string | undefined, dat
         throw new WaitingError();
       case 'cancel':
         await finishInvocation(deps, id, fn.name, result, data.batchId);
+        deps.telemetry.metrics.invocations.inc({ function: fn.name, outcome: result.status });
+        log.info('invocation cancelled');
         return;
       case null:
         break;
@@ -79,6 +133,8 @@ export async function processInvocation(job: Job, token: string | undefined, dat
       throw new PidboxError(result.error?.code === 'FUNCTION_TIMED_OUT' ? 'FUNCTION_TIMED_OUT' : 'FUNCTION_FAILED', result.error?.message ?? result.status);
     }
     await finishInvocation(deps, id, fn.name, result, data.batchId);
+    deps.telemetry.metrics.invocations.inc({ function: fn.name, outcome: result.status });
+    log.info('invocation finished', { status: result.status, exit_code: result.exit.code, signal: result.exit.signal, run_ms: result.timings.runMs });
   } finally {
     deps.running.end(id);
     deps.slots.release(fn.name);
@@ -91,8 +147,11 @@ async function runOnce(fn: FunctionInfo, data: InvocationJob, attempt: number, s
   if (attempt > 1) sink.attempt(attempt);
   let recordSandbox: Promise<void> = Promise.resolve();
   let result: FunctionResult;
+  const { metrics } = deps.telemetry;
+  metrics.sandboxesRunning.inc();
   try {
     result = await runFunction(fn, data.request, {
+      tracing: deps.telemetry.tracing,
       invocationId: data.invocationId,
       builder: deps.builder,
       signal,
@@ -108,9 +167,24 @@ async function runOnce(fn: FunctionInfo, data: InvocationJob, attempt: number, s
     // report, the same result shape all the same.
     const e = asPidboxError(error);
     result = unrunResult('failed', e.code, e.message);
+  } finally {
+    metrics.sandboxesRunning.dec();
   }
   await Promise.all([sink.close(), recordSandbox]);
   return result;
+}
+
+/** Metrics of one run, and its outcome on the CONSUMER span (a failed function marks it ERROR with its code). */
+function recordRun(telemetry: Telemetry, functionName: string, result: FunctionResult, span: Span): void {
+  const { metrics } = telemetry;
+  if (result.sandbox.hostPid > 0) {
+    metrics.sandboxStart.observe({ function: functionName }, result.timings.startMs / 1000);
+    metrics.functionRun.observe({ function: functionName }, result.timings.runMs / 1000);
+    metrics.zombiesReaped.inc({ function: functionName }, result.sandbox.zombiesReaped);
+  }
+  span.setAttribute(ATTR_PIDBOX_STATUS, result.status);
+  if (result.error) markError(span, result.error.code, result.error.message);
+  else span.setStatus({ code: SpanStatusCode.OK });
 }
 
 /** A failed or timed-out run is retried (when function.json allows); a broken build is not. */

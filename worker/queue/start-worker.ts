@@ -3,6 +3,7 @@
 // their sandboxes and hands their jobs back to the queue.
 import { hostname } from 'node:os';
 import { Job, Worker } from 'bullmq';
+import { quietTelemetry, type Telemetry } from '../../contracts/telemetry/telemetry.js';
 import { FunctionRegistry } from '../functions/function-registry.js';
 import { createNodeBuilder } from '../runtimes/node-build.js';
 import { finishInvocation } from '../../queue/finish-invocation.js';
@@ -33,7 +34,9 @@ export interface WorkerHandle {
 /** Time allowed after the grace period for aborted runs to hand their jobs back and connections to close. */
 const CLOSE_MARGIN_MS = 5000;
 
-export async function startWorker(config: WorkerConfig): Promise<WorkerHandle> {
+/** `telemetry`: the process's traces, metrics and logs; by default no tracing and warnings only. */
+export async function startWorker(config: WorkerConfig, telemetry?: Telemetry): Promise<WorkerHandle> {
+  const { tracing, metrics, log } = telemetry ?? (await quietTelemetry('worker'));
   const name = `${hostname()}:${process.pid}`;
   const keys = redisKeys(config.queue.prefix);
   const redis = createRedisClient(config.queue.redisUrl, { name: 'pidbox-worker' });
@@ -52,6 +55,7 @@ export async function startWorker(config: WorkerConfig): Promise<WorkerHandle> {
     slots: new FunctionSlots(),
     workerConfig: config,
     workerName: name,
+    telemetry: { tracing, metrics, log },
   };
   const cancels = await listenForCancels({ subscriber, channel: keys.controlChannel, running, store });
 
@@ -75,7 +79,7 @@ export async function startWorker(config: WorkerConfig): Promise<WorkerHandle> {
         const batchId = (job?.data as { batchId?: string } | undefined)?.batchId;
         return finishInvocation(deps, jobId, functionName, unrunResult('failed', code, message), batchId);
       })
-      .catch((error: Error) => console.error(`pidbox worker: invocation ${jobId} could not be finished: ${error.message}`));
+      .catch((error: Error) => log.error('a lost invocation could not be finished', { invocation_id: jobId, error: error.message }));
   };
   invocations.on('failed', (job, error) => {
     // Only a final failure (a retry leaves finishedOn unset). A job whose worker was lost more often
@@ -89,10 +93,11 @@ export async function startWorker(config: WorkerConfig): Promise<WorkerHandle> {
     // Said once per new message: a Redis that is down repeats the same one on every retry.
     let last = '';
     worker.on('error', (error) => {
-      if (error.message !== last) console.error(`pidbox worker: ${worker.name} queue: ${error.message}`);
+      if (error.message !== last) log.error('queue error', { queue: worker.name, error: error.message });
       last = error.message;
     });
   }
+  metrics.watchQueue(() => queues.invocations.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed'));
   await Promise.all([invocations.waitUntilReady(), callbacks.waitUntilReady()]);
 
   let closing: Promise<void> | null = null;

@@ -30,6 +30,10 @@ export interface WorkerConfig {
   callbackConcurrency: number;
   /** Longest wait for a callback URL's answer. Env PIDBOX_CALLBACK_TIMEOUT_MS. Default: 10000. */
   callbackTimeoutMs: number;
+  /** Port of `pidbox worker`'s /metrics server (0 picks a free one). Env PIDBOX_METRICS_PORT. Default: 9464. */
+  metricsPort: number;
+  /** Address it listens on. Env PIDBOX_METRICS_HOST. Default: `0.0.0.0`. */
+  metricsHost: string;
 }
 
 export function loadWorkerConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): WorkerConfig {
@@ -47,5 +51,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): W
     logTailBytes: readInteger(env, 'PIDBOX_LOG_TAIL_BYTES', 4096, 0),
     callbackConcurrency: readInteger(env, 'PIDBOX_CALLBACK_CONCURRENCY', 8, 1, 1024),
     callbackTimeoutMs: readInteger(env, 'PIDBOX_CALLBACK_TIMEOUT_MS', 10_000, 1),
+    metricsPort: readInteger(env, 'PIDBOX_METRICS_PORT', 9464, 0, 65535),
+    metricsHost: readString(env, 'PIDBOX_METRICS_HOST', '0.0.0.0'),
   };
 }

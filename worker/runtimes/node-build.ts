@@ -19,6 +19,7 @@ const BANNER = "import { createRequire as __pidboxCreateRequire } from 'node:mod
 
 interface Manifest {
   output: string;
+  importsOpenTelemetry: boolean;
   /** Input file → `mtimeMs:size` when it was built. */
   inputs: Record<string, string>;
 }
@@ -28,19 +29,26 @@ export interface NodeBuilderOptions {
   cacheDir: string;
 }
 
+export interface FunctionBundle {
+  /** Absolute path of the bundle. */
+  path: string;
+  /** The function imports @opentelemetry/api: only then does the node host set up tracing for it. */
+  importsOpenTelemetry: boolean;
+}
+
 export interface NodeBuilder {
-  /** Absolute path of the function's bundle, built now if any input changed since the last build. */
-  bundle(fn: FunctionInfo): Promise<string>;
+  /** The function's bundle, built now if any input changed since the last build. */
+  bundle(fn: FunctionInfo): Promise<FunctionBundle>;
 }
 
 export function createNodeBuilder(options: NodeBuilderOptions): NodeBuilder {
-  const inFlight = new Map<string, Promise<string>>();
+  const inFlight = new Map<string, Promise<FunctionBundle>>();
   return {
     async bundle(fn) {
       const key = createHash('sha256').update(fn.entry).digest('hex').slice(0, 16);
       const manifestPath = join(options.cacheDir, `${fn.name}-${key}.json`);
       const cached = readManifest(manifestPath);
-      if (cached && isFresh(cached)) return cached.output;
+      if (cached && isFresh(cached)) return { path: cached.output, importsOpenTelemetry: cached.importsOpenTelemetry };
       // Concurrent invocations of a changed function share one build.
       let pending = inFlight.get(manifestPath);
       if (!pending) {
@@ -52,7 +60,7 @@ export function createNodeBuilder(options: NodeBuilderOptions): NodeBuilder {
   };
 }
 
-async function buildBundle(fn: FunctionInfo, cacheDir: string, key: string, manifestPath: string): Promise<string> {
+async function buildBundle(fn: FunctionInfo, cacheDir: string, key: string, manifestPath: string): Promise<FunctionBundle> {
   mkdirSync(cacheDir, { recursive: true });
   let result;
   try {
@@ -86,8 +94,9 @@ async function buildBundle(fn: FunctionInfo, cacheDir: string, key: string, mani
     const path = input.startsWith('/') ? input : join(process.cwd(), input);
     inputs[path] = fingerprint(path) ?? '';
   }
-  writeAtomically(manifestPath, JSON.stringify({ output, inputs } satisfies Manifest));
-  return output;
+  const importsOpenTelemetry = Object.keys(inputs).some((path) => path.includes('/node_modules/@opentelemetry/api/'));
+  writeAtomically(manifestPath, JSON.stringify({ output, importsOpenTelemetry, inputs } satisfies Manifest));
+  return { path: output, importsOpenTelemetry };
 }
 
 function readManifest(path: string): Manifest | null {

@@ -3,8 +3,9 @@
 // The request's method, path and headers come in PIDBOX_REQUEST (removed before the function
 // loads), its body on stdin. The response goes to descriptor 3 as one JSON line (status, headers)
 // followed by the raw body; stdout and stderr are the function's log. Imports only Node built-ins:
-// it starts once per invocation. When the invocation is traced (TRACEPARENT is set), it also
-// loads @opentelemetry/api with a recording tracer (function-tracer.ts), makes the invocation's
+// it starts once per invocation. When the invocation is traced and the function imports
+// @opentelemetry/api (PIDBOX_FUNCTION_TRACING=1 with TRACEPARENT), it also loads the API with a
+// recording tracer (function-tracer.ts), makes the invocation's
 // context the active one around the handler, and returns the finished spans with the response.
 
 import { closeSync, readFileSync, writeSync } from 'node:fs';
@@ -102,7 +103,8 @@ async function main(): Promise<void> {
   if (!bundle) throw new Error('node-host: no bundle given');
   const meta = readRequestMeta();
   const body = readFileSync(0);
-  if (process.env.TRACEPARENT) tracing = await startFunctionTracing(process.env.TRACEPARENT);
+  if (process.env.PIDBOX_FUNCTION_TRACING === '1' && process.env.TRACEPARENT) tracing = await startFunctionTracing(process.env.TRACEPARENT);
+  delete process.env.PIDBOX_FUNCTION_TRACING;
   const module = (await import(pathToFileURL(bundle).href)) as { default?: unknown };
   const handler = module.default;
   if (typeof handler !== 'function') {
