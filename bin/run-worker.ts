@@ -11,8 +11,9 @@ export async function runWorker(env: NodeJS.ProcessEnv): Promise<number> {
   const config = loadWorkerConfig(env);
   const telemetry = await startTelemetry(env, 'worker');
   warnWithoutRoot('pidbox worker');
-  const worker = await startWorker(config, telemetry);
+  // Before the worker, so a port in use stops it before it takes any job.
   const metrics = await startMetricsServer(telemetry.metrics, config.metricsHost, config.metricsPort);
+  const worker = await startWorker(config, telemetry);
   console.log(`pidbox worker: ${worker.name} runs up to ${config.concurrency} invocations at once (redis ${redact(config.queue.redisUrl)}, functions ${config.functionsDir}, metrics ${metrics.url}/metrics${telemetry.tracing.enabled ? ', tracing on' : ''})`);
   await untilSignal('pidbox worker');
   await worker.close();

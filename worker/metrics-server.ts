@@ -2,6 +2,7 @@
 // `pidbox dev` the gateway serves the same registry on its /metrics.)
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { PidboxError } from '../contracts/pidbox-error.js';
 import type { Metrics } from '../contracts/telemetry/metrics.js';
 
 export interface MetricsServer {
@@ -26,7 +27,10 @@ export async function startMetricsServer(metrics: Metrics, host: string, port: n
     res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"code":"NOT_FOUND","message":"GET /metrics or /healthz"}}');
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      const why = error.code === 'EADDRINUSE' ? `${host}:${port} is in use (another worker on this host?): give each its own port, or 0 for any free one` : error.message;
+      reject(new PidboxError('INVALID_CONFIG', `PIDBOX_METRICS_PORT: cannot serve /metrics: ${why}`, error));
+    });
     server.listen(port, host, () => resolve());
   });
   const bound = (server.address() as AddressInfo).port;

@@ -18,7 +18,8 @@ export interface WorkerProcess {
 
 export async function spawnWorker(env: Record<string, string>): Promise<WorkerProcess> {
   const child = spawn(process.execPath, [PIDBOX, 'worker'], {
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
+    // Several workers share this host in the tests: each takes a free port for its /metrics.
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', PIDBOX_METRICS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
