@@ -105,7 +105,7 @@ export function spawnSandbox(options: SandboxOptions = {}): Sandbox {
   let child: ChildProcess;
   libc.unshare(CLONE_NEWPID);
   try {
-    child = spawn(process.execPath, [...INIT_NODE_FLAGS, INIT_PATH, '--sandbox', `--unshare=${unshare}`], {
+    child = spawn(process.execPath, [INIT_PATH, '--sandbox', `--unshare=${unshare}`], {
       stdio: ['pipe', 'pipe', 'pipe', 'pipe', options.resultChannel ? 'pipe' : 'ignore'],
       env: { PATH: SANDBOX_PATH },
     });
@@ -114,10 +114,6 @@ export function spawnSandbox(options: SandboxOptions = {}): Sandbox {
   }
   return new SandboxHandle(child, options, started);
 }
-
-// The init runs little JavaScript: a small young generation is enough, and lazy feedback
-// allocation trims start-up work.
-const INIT_NODE_FLAGS = ['--max-semi-space-size=1', '--lazy-feedback-allocation'];
 
 class SandboxHandle implements Sandbox {
   readonly pid: number;
