@@ -72,7 +72,7 @@ function producerSpan(functionName: string, attributes: Record<string, string | 
 }
 
 async function enqueueOne(deps: EnqueueDeps, id: string, input: InvocationInput): Promise<{ id: string; created: boolean }> {
-  const invocation = newInvocation(deps, id, input);
+  const invocation = newInvocation(id, input);
   const created = await deps.store.create(invocation);
   if (!created.created) return created;
   try {
@@ -98,7 +98,7 @@ export async function enqueueBatch(deps: EnqueueDeps, fn: FunctionInfo, requests
 }
 
 async function enqueueBatchMembers(deps: EnqueueDeps, fn: FunctionInfo, requests: InvocationRequest[], batchId: string): Promise<{ batchId: string; ids: string[] }> {
-  const members = requests.map((request) => newInvocation(deps, newInvocationId(), { fn, request }, batchId));
+  const members = requests.map((request) => newInvocation(newInvocationId(), { fn, request }, batchId));
   await deps.batches.create(batchId, fn.name, members);
   try {
     await deps.queues.invocations.addBulk(
@@ -114,7 +114,7 @@ async function enqueueBatchMembers(deps: EnqueueDeps, fn: FunctionInfo, requests
   return { batchId, ids: members.map((m) => m.id) };
 }
 
-function newInvocation(deps: EnqueueDeps, id: string, input: Omit<InvocationInput, 'mode'>, batchId?: string): NewInvocation {
+function newInvocation(id: string, input: Omit<InvocationInput, 'mode'>, batchId?: string): NewInvocation {
   return {
     id,
     functionName: input.fn.name,

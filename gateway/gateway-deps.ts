@@ -1,6 +1,5 @@
 // What the gateway's routes are given: built once by startGateway, passed explicitly.
 import type { Redis } from 'ioredis';
-import type { Telemetry } from '../contracts/telemetry/telemetry.js';
 import type { LogStore } from '../queue/log-store.js';
 import type { FunctionRegistry } from '../worker/functions/function-registry.js';
 import type { EnqueueDeps } from './enqueue-invocation.js';

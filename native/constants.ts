@@ -13,15 +13,12 @@ export const MS_REC = 0x4000;
 export const MS_PRIVATE = 1 << 18;
 
 export const PR_SET_PDEATHSIG = 1;
-export const PR_SET_NAME = 15;
 export const PR_SET_CHILD_SUBREAPER = 36;
-export const PR_SET_NO_NEW_PRIVS = 38;
 
 export const WNOHANG = 1;
 export const WEXITED = 4;
 export const WNOWAIT = 0x01000000;
 export const P_ALL = 0;
-export const P_PID = 1;
 
 export const O_RDONLY = 0;
 export const O_CLOEXEC = 0o2000000;

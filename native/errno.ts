@@ -7,13 +7,10 @@ const NAMES: Record<number, string> = {
   36: 'ENAMETOOLONG', 38: 'ENOSYS', 40: 'ELOOP', 95: 'EOPNOTSUPP',
 };
 
+export const ENOENT = 2;
 export const ESRCH = 3;
 export const EINTR = 4;
-export const ENOENT = 2;
 export const ECHILD = 10;
-export const EACCES = 13;
-export const EINVAL = 22;
-export const EPERM = 1;
 
 export function errnoName(errno: number): string {
   return NAMES[errno] ?? `E${errno}`;

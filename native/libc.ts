@@ -20,7 +20,6 @@ const c = {
   waitpid: libc.func('int waitpid(int pid, _Out_ int *status, int options)'),
   kill: libc.func('int kill(int pid, int sig)'),
   getpid: libc.func('int getpid(void)'),
-  getppid: libc.func('int getppid(void)'),
   open: libc.func('int open(const char *path, int flags, int mode)'),
   close: libc.func('int close(int fd)'),
   sethostname: libc.func('int sethostname(const char *name, size_t len)'),
@@ -60,10 +59,6 @@ export function kill(pid: number, signal: number): void {
 
 export function getpid(): number {
   return c.getpid();
-}
-
-export function getppid(): number {
-  return c.getppid();
 }
 
 export function open(path: string, flags = O_RDONLY | O_CLOEXEC, mode = 0): number {

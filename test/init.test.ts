@@ -352,6 +352,17 @@ describe('the standalone init: orphans and leftovers', { timeout: 60_000 }, () =
     await waitUntil(() => !isAlive(daemon), 'the daemon has ended');
   });
 
+  test('ends the orphans its child leaves and their own children too, when it is not PID 1', async () => {
+    // A subshell that leaves a process, which itself leaves another: two generations of orphans.
+    const script = '(sh -c "sleep 91 & echo grandchild \\$!; exec sleep 92" & echo child $!) ; sleep 0.2; exit 0';
+    const init = startInit(['/bin/sh', '-c', script]);
+    assert.deepEqual(await init.exit, { code: 0, signal: null });
+    const [child] = numbersAfter(init.stdout, 'child') as [number];
+    const [grandchild] = numbersAfter(init.stdout, 'grandchild') as [number];
+    for (const pid of [child, grandchild]) daemons.add(pid);
+    await waitUntil(() => !isAlive(child) && !isAlive(grandchild), 'both generations have ended');
+  });
+
   test('as PID 1 of a PID namespace, reaps the orphans its child leaves', async () => {
     const init = startInitAsPid1([sandboxFixture('spawns-orphans.sh'), '200']);
     await init.stdout.waitFor(/^adopted .*\n/m);

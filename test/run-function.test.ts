@@ -116,6 +116,17 @@ test('a response over the limit fails with FUNCTION_OUTPUT_TOO_LARGE instead of 
   assert.equal(result.error?.code, 'FUNCTION_OUTPUT_TOO_LARGE');
 });
 
+test('the response limit is exact: one byte over fails, the limit itself passes', async () => {
+  const payload = Buffer.alloc(1500, 0x61);
+  const over = await runFunction(samples.get('echo'), request(payload), { invocationId: 'i', builder, maxResponseBytes: 1499 });
+  assert.equal(over.error?.code, 'FUNCTION_OUTPUT_TOO_LARGE');
+  const exact = await runFunction(samples.get('echo'), request(payload), { invocationId: 'i', builder, maxResponseBytes: 1500 });
+  assert.equal(exact.status, 'succeeded');
+  assert.equal(Buffer.from(exact.response.bodyBase64, 'base64').length, 1500);
+  const node = await runFunction(fixtures.get('returns-value'), request(payload), { invocationId: 'i', builder, maxResponseBytes: 10 });
+  assert.equal(node.error?.code, 'FUNCTION_OUTPUT_TOO_LARGE', 'a node function\'s body is held to the same limit');
+});
+
 test('a function that does not build is refused with FUNCTION_BUILD_FAILED naming the file', async () => {
   await assert.rejects(runFunction(fixtures.get('broken-build'), request(''), { invocationId: 'i', builder }), (error: unknown) => {
     assert.ok(error instanceof PidboxError);

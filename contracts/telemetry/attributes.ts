@@ -5,7 +5,6 @@ export {
   ATTR_ERROR_TYPE,
   ATTR_HTTP_REQUEST_METHOD,
   ATTR_HTTP_RESPONSE_STATUS_CODE,
-  ATTR_HTTP_ROUTE,
 } from '@opentelemetry/semantic-conventions';
 export {
   ATTR_FAAS_COLDSTART,

@@ -1,5 +1,5 @@
 import {
-  ProxyTracerProvider, SpanStatusCode, context, propagation, type Attributes, type Context, type HrTime, type Span,
+  ProxyTracerProvider, SpanStatusCode, context, propagation, type Context, type HrTime, type Span,
   type SpanOptions, type Tracer,
 } from '@opentelemetry/api';
 import type { ReadableSpan, SpanProcessor } from '@opentelemetry/sdk-trace-base';
@@ -167,8 +167,4 @@ export function injectContext(ctx: Context = context.active()): Record<string, s
 
 export function extractContext(carrier: Record<string, string> | undefined): Context {
   return carrier ? propagation.extract(context.active(), carrier) : context.active();
-}
-
-export function setAttributes(span: Span, attributes: Attributes): void {
-  span.setAttributes(attributes);
 }

@@ -17,7 +17,7 @@ import {
   CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWUTS, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_REC,
   PR_SET_CHILD_SUBREAPER, PR_SET_PDEATHSIG, RLIMIT_NOFILE,
 } from '../../native/constants.js';
-import { EACCES, ENOENT, ESRCH, errnoText } from '../../native/errno.js';
+import { ENOENT, ESRCH, errnoText } from '../../native/errno.js';
 import * as libc from '../../native/libc.js';
 import { watchReadable, type FdWatch } from '../../native/poll.js';
 import { spawnProcess } from '../../native/spawn.js';
@@ -231,7 +231,11 @@ function reapChildren(): void {
   }
 }
 
-/** Processes in our namespace, from the /proc we mounted for it (sandbox mode only). */
+/**
+ * Processes in our namespace, from the /proc we mounted for it (sandbox mode only). Sampled when a
+ * child of the init's own exits, so peakProcesses is the most seen at those moments; an exact peak
+ * needs the pids cgroup's accounting.
+ */
 function countProcesses(): number {
   let n = 0;
   for (const name of readdirSync('/proc')) if (name.charCodeAt(0) <= 57) n++;
@@ -256,9 +260,20 @@ function killLeftovers(): void {
     return;
   }
   // A subreaper outside its own namespace must never kill(-1): it would signal the whole host.
-  // Its leftovers are the orphans reparented to it.
-  for (const pid of reparentedChildren()) signalIgnoringEsrch(pid);
+  // Its leftovers are the orphans reparented to it; each one killed hands its own children to us
+  // in turn, so this goes on until none is left (bounded: a fork bomb must not hold the exit).
+  const deadline = Date.now() + SUBREAPER_TEARDOWN_MS;
+  for (;;) {
+    while (typeof libc.reapOne(-1) === 'object');
+    const children = reparentedChildren();
+    if (children.length === 0 || Date.now() > deadline) return;
+    for (const pid of children) signalIgnoringEsrch(pid);
+    Atomics.wait(PAUSE, 0, 0, 5);
+  }
 }
+
+const SUBREAPER_TEARDOWN_MS = 2000;
+const PAUSE = new Int32Array(new SharedArrayBuffer(4));
 
 function signalIgnoringEsrch(pid: number): void {
   try {
@@ -268,6 +283,7 @@ function signalIgnoringEsrch(pid: number): void {
   }
 }
 
+/** Our live children (zombies are reaped, not killed), from /proc. */
 function reparentedChildren(): number[] {
   const self = String(libc.getpid());
   const children: number[] = [];
@@ -276,8 +292,8 @@ function reparentedChildren(): number[] {
     try {
       const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
       // Fields after the command (which may hold spaces and parentheses): state, ppid, …
-      const ppid = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1];
-      if (ppid === self) children.push(Number(name));
+      const [processState, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (ppid === self && processState !== 'Z') children.push(Number(name));
     } catch {
       // The process ended while we looked.
     }

@@ -1,3 +1,5 @@
+import { StringDecoder } from 'node:string_decoder';
+
 // Messages between a worker and the init of one of its sandboxes, one JSON object per line on the
 // init's descriptor 3 (a socket pair: it is also the init's lifeline — when the worker's end closes,
 // the init ends its namespace).
@@ -27,14 +29,17 @@ export type InitToWorker =
       signal: NodeJS.Signals | null;
       zombiesReaped: number;
       peakProcesses: number;
-    }
-  | { type: 'error'; code: string; message: string };
+    };
 
-/** Splits a byte stream into JSON lines, calling `onMessage` for each complete one. */
+/**
+ * Splits a byte stream into JSON lines, calling `onMessage` for each complete one. A character split
+ * between two chunks is kept whole (StringDecoder).
+ */
 export function lineDecoder<T>(onMessage: (message: T) => void): (chunk: Buffer) => void {
+  const decoder = new StringDecoder('utf8');
   let pending = '';
   return (chunk) => {
-    pending += chunk.toString('utf8');
+    pending += decoder.write(chunk);
     let newline: number;
     while ((newline = pending.indexOf('\n')) >= 0) {
       const line = pending.slice(0, newline);

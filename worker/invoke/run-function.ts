@@ -78,8 +78,9 @@ async function runInSandbox(fn: FunctionInfo, request: InvocationRequest, option
     log.push(chunk);
     options.onLog?.(chunk);
   };
-  // exec: stdout is the response. node: stdout is log, the response comes on descriptor 3.
-  const response = new BoundedBuffer(maxResponse + 64 * 1024);
+  // exec: stdout is the response. node: stdout is log, the response comes on descriptor 3 (one
+  // header line, then the body: the margin is for the header).
+  const response = new BoundedBuffer(fn.runtime === 'exec' ? maxResponse : maxResponse + 64 * 1024);
   if (fn.runtime === 'exec') sandbox.stdout.on('data', (chunk: Buffer) => response.push(chunk));
   else sandbox.stdout.on('data', onLog);
   sandbox.stderr.on('data', onLog);

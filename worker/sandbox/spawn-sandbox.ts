@@ -140,9 +140,16 @@ class SandboxHandle implements Sandbox {
   private sentRun = false;
   private timers: NodeJS.Timeout[] = [];
   private resolveReady!: () => void;
+  private rejectReady!: (error: Error) => void;
 
   constructor(child: ChildProcess, options: SandboxOptions, startedAt: number) {
-    if (child.pid === undefined) throw new PidboxError('SANDBOX_SPAWN_FAILED', 'the init could not be started');
+    if (child.pid === undefined) {
+      // spawn failed (ENOENT, EAGAIN at a pid limit…): Node emits 'error' on the next tick, and an
+      // 'error' without a listener would crash the worker; the throw below says why instead.
+      let reason = 'the init could not be started';
+      child.once('error', (error) => (reason = error.message));
+      throw new PidboxError('SANDBOX_SPAWN_FAILED', reason);
+    }
     this.child = child;
     this.options = options;
     this.startedAt = startedAt;
@@ -155,7 +162,10 @@ class SandboxHandle implements Sandbox {
     this.result = (child.stdio[4] as Readable | null) ?? null;
     // A function that does not read its stdin must not crash the worker with EPIPE.
     this.stdin.on('error', () => {});
-    this.ready = new Promise((resolve) => (this.resolveReady = resolve));
+    this.ready = new Promise((resolve, reject) => {
+      this.resolveReady = resolve;
+      this.rejectReady = reject;
+    });
     this.ready.catch(() => {});
     this.control.on('data', lineDecoder<InitToWorker>((message) => this.onMessage(message)));
     this.control.on('error', () => {});
@@ -163,6 +173,8 @@ class SandboxHandle implements Sandbox {
       child.on('error', (error) => reject(new PidboxError('SANDBOX_SPAWN_FAILED', error.message, error)));
       child.on('close', (code, signal) => {
         for (const timer of this.timers) clearTimeout(timer);
+        // Only settles it when the init died before it was ready (a resolved promise stays so).
+        this.rejectReady(new PidboxError('SANDBOX_INIT_FAILED', `the sandbox init ended before it was ready (code ${code}, signal ${signal})`));
         try {
           resolve(this.finish(code, signal));
         } catch (error) {
@@ -187,6 +199,8 @@ class SandboxHandle implements Sandbox {
   }
 
   kill(signal: NodeJS.Signals = 'SIGTERM'): void {
+    // Once the init has been reaped its pid may belong to another process: signal nothing.
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     if (signal === 'SIGKILL') this.killedByUs = true;
     try {
       process.kill(this.pid, signalNumber(signal));
@@ -215,8 +229,6 @@ class SandboxHandle implements Sandbox {
       case 'exited':
         this.functionExitedAt = performance.now();
         this.exited = message;
-        break;
-      case 'error':
         break;
     }
   }
