@@ -17,7 +17,7 @@ export function errorResponse(code: ErrorCode, message: string, headers: Record<
 export function asPidboxError(error: unknown): PidboxError {
   if (error instanceof PidboxError) return error;
   const message = (error as Error)?.message ?? String(error);
-  if (/Command timed out|Connection is closed|ECONNREFUSED|ENOENT|Reached the max retries|Stream isn't writeable|ETIMEDOUT/i.test(message)) {
+  if (/Command timed out|Connection is closed|ECONNREFUSED|connect ENOENT|Reached the max retries|Stream isn't writeable|ETIMEDOUT/i.test(message)) {
     return new PidboxError('QUEUE_UNAVAILABLE', `the queue (Redis) is not reachable: ${message}`, error);
   }
   return new PidboxError('INTERNAL', message, error);

@@ -35,8 +35,8 @@ export interface GatewayHandle {
 export async function startGateway(config: GatewayConfig, telemetry?: Telemetry): Promise<GatewayHandle> {
   const { tracing, metrics, log } = telemetry ?? (await quietTelemetry('gateway'));
   const keys = redisKeys(config.queue.prefix);
-  const redis = createRedisClient(config.queue.redisUrl, { name: 'pidbox-gateway', mode: 'request' });
-  const subscriber = createRedisClient(config.queue.redisUrl, { name: 'pidbox-gateway-finished' });
+  const redis = createRedisClient(config.queue.redisUrl, { name: 'pidbox-gateway', mode: 'request', log });
+  const subscriber = createRedisClient(config.queue.redisUrl, { name: 'pidbox-gateway-finished', log });
   const store = new InvocationStore(redis, keys, config.queue);
   const queues = openQueues(redis, keys);
   const waiters = new SyncWaiters({ subscriber, channel: keys.finishedChannel, store });
@@ -65,13 +65,21 @@ export async function startGateway(config: GatewayConfig, telemetry?: Telemetry)
 
   const app = createApp(deps);
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => {
-      server.off('error', reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (error) {
+    // The port is taken (or not ours): leave no connection open behind the error.
+    waiters.close();
+    await Promise.race([queues.close(), delay(1000)]);
+    await Promise.all([closeRedisClient(subscriber), closeRedisClient(redis)]);
+    throw error;
+  }
   const port = (server.address() as AddressInfo).port;
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
 

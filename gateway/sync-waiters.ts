@@ -87,6 +87,12 @@ export class SyncWaiters {
         options.timeoutMs,
       );
       const onAbort = (): void => waiter.reject(new PidboxError('INVALID_REQUEST', 'the client went away'));
+      // A signal aborted already (the client left during the body read) fires no event: check it.
+      if (options.signal?.aborted) {
+        clearTimeout(timer);
+        reject(new PidboxError('INVALID_REQUEST', 'the client went away'));
+        return;
+      }
       options.signal?.addEventListener('abort', onAbort, { once: true });
       let set = this.pending.get(id);
       if (!set) this.pending.set(id, (set = new Set()));

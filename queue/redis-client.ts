@@ -1,6 +1,7 @@
 // One place where pidbox opens Redis connections, so every one has a name (CLIENT LIST tells them
 // apart), a retry policy that fits its use, and an error listener (ioredis prints unhandled errors).
 import { Redis } from 'ioredis';
+import type { Logger } from '../contracts/telemetry/logger.js';
 import { redact } from './queue-config.js';
 
 export interface RedisClientOptions {
@@ -15,6 +16,8 @@ export interface RedisClientOptions {
   mode?: 'request' | 'durable';
   /** Longest wait for one command in `request` mode. Default: 5000. */
   commandTimeoutMs?: number;
+  /** Where connection errors go. Default: a plain line on standard error. */
+  log?: Pick<Logger, 'error'>;
 }
 
 export function createRedisClient(url: string, options: RedisClientOptions): Redis {
@@ -31,7 +34,8 @@ export function createRedisClient(url: string, options: RedisClientOptions): Red
     // A Redis that is down repeats the same error on every reconnect attempt: say it once.
     if (error.message === lastMessage) return;
     lastMessage = error.message;
-    console.error(`pidbox: redis ${redact(url)} (${options.name}): ${error.message}`);
+    if (options.log) options.log.error('redis connection error', { redis: redact(url), connection: options.name, error: error.message });
+    else console.error(`pidbox: redis ${redact(url)} (${options.name}): ${error.message}`);
   });
   client.on('ready', () => (lastMessage = ''));
   return client;

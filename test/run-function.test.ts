@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import type { FunctionResult, InvocationRequest } from '../contracts/invocation.js';
 import { PidboxError } from '../contracts/pidbox-error.js';
 import { FunctionRegistry } from '../worker/functions/function-registry.js';
@@ -156,6 +156,8 @@ test('a node function is bundled once and not again until its source changes', a
     mkdirSync(join(root, 'changing'));
     const source = join(root, 'changing', 'index.ts');
     writeFileSync(source, 'export default () => ({ version: 1 });\n');
+    // Saved a while ago: a source saved as the build starts is (rightly) built again next time.
+    utimesSync(source, new Date(Date.now() - 10_000), new Date(Date.now() - 10_000));
     const registry = new FunctionRegistry(root);
     const first = (await builder.bundle(registry.get('changing'))).path;
     const builtAt = statSync(first).mtimeMs;
@@ -163,9 +165,17 @@ test('a node function is bundled once and not again until its source changes', a
     assert.equal(again, first);
     assert.equal(statSync(again).mtimeMs, builtAt, 'an unchanged source is not bundled again');
     writeFileSync(source, 'export default () => ({ version: 2 });\n');
+    utimesSync(source, new Date(Date.now() - 5_000), new Date(Date.now() - 5_000));
     const changed = (await builder.bundle(registry.get('changing'))).path;
     assert.notEqual(changed, first);
     assert.match(readFileSync(changed, 'utf8'), /version: 2/);
+    assert.ok(existsSync(first), 'the bundle before is kept while invocations may still start with it');
+    writeFileSync(source, 'export default () => ({ version: 3 });\n');
+    utimesSync(source, new Date(Date.now() - 2_000), new Date(Date.now() - 2_000));
+    const third = (await builder.bundle(registry.get('changing'))).path;
+    assert.ok(existsSync(changed), 'the one before the newest is kept');
+    assert.ok(!existsSync(first), 'older bundles are removed');
+    assert.match(readFileSync(third, 'utf8'), /version: 3/);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

@@ -22,6 +22,13 @@ test('the metrics render as Prometheus text with pidbox_ names and the queue rea
   }
 });
 
+test('the queue is counted once even when gateway and worker both watch it (pidbox dev)', async () => {
+  const metrics = createMetrics();
+  metrics.watchQueue(async () => ({ waiting: 3 }));
+  metrics.watchQueue(async () => ({ waiting: 3 }));
+  assert.match(await metrics.render(), /^pidbox_queue_jobs\{state="waiting"\} 3$/m);
+});
+
 test('a queue that cannot be read leaves the gauge empty instead of failing the scrape', async () => {
   const metrics = createMetrics();
   metrics.watchQueue(async () => {

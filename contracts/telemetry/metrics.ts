@@ -21,7 +21,10 @@ export interface Metrics {
   readonly zombiesReaped: Counter<'function'>;
   /** Invocations accepted by the gateway, by function and mode (sync, async, batch). */
   readonly accepted: Counter<'function' | 'mode'>;
-  /** Reads the queue's job counts on each scrape. */
+  /**
+   * Reads the queue's job counts on each scrape. One source: a later call replaces an earlier one,
+   * so a gateway and a worker sharing a registry (`pidbox dev`) do not count the queue twice.
+   */
   watchQueue(counts: QueueCounts): void;
   render(): Promise<string>;
   readonly contentType: string;
@@ -52,7 +55,7 @@ export function createMetrics(): Metrics {
       this.inc((user + system) / 1e6);
     },
   });
-  const queueSources: QueueCounts[] = [];
+  let queueSource: QueueCounts | null = null;
   new Gauge({
     name: 'pidbox_queue_jobs',
     help: 'Jobs in the invocation queue by state.',
@@ -60,12 +63,11 @@ export function createMetrics(): Metrics {
     registers: [registry],
     async collect() {
       this.reset();
-      for (const source of queueSources) {
-        try {
-          for (const [state, n] of Object.entries(await source())) this.inc({ state }, n);
-        } catch {
-          // Redis unreachable: the gauge stays empty for this scrape; /readyz tells why.
-        }
+      if (!queueSource) return;
+      try {
+        for (const [state, n] of Object.entries(await queueSource())) this.set({ state }, n);
+      } catch {
+        // Redis unreachable: the gauge stays empty for this scrape; /readyz tells why.
       }
     },
   });
@@ -116,7 +118,7 @@ export function createMetrics(): Metrics {
       registers: [registry],
     }),
     watchQueue(counts) {
-      queueSources.push(counts);
+      queueSource = counts;
     },
     render: () => registry.metrics(),
     contentType: registry.contentType,

@@ -53,6 +53,7 @@ export function invocationRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
         // Never runs: its job leaves the queue (a worker that took it meanwhile finds it cancelled).
         await deps.queues.invocations.remove(id).catch(() => {});
         await afterFinish(deps, id, outcome);
+        deps.telemetry.metrics.invocations.inc({ function: record.function, outcome: 'cancelled' });
         return c.json(await deps.store.get(id));
       case 'cancelling':
         // Its worker, wherever it is, kills the sandbox and reports; wait a little for that.

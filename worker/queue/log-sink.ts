@@ -2,6 +2,7 @@
 // `maxBytes` goes out live; past it, only the last half is kept, written when the run ends after a
 // `gap` entry that says how much was dropped — the start and the end of a log tell most.
 // Chunks are gathered for a few milliseconds so a chatty function costs few Redis commands.
+import type { Logger } from '../../contracts/telemetry/logger.js';
 import type { LogStore } from '../../queue/log-store.js';
 
 export interface LogSinkOptions {
@@ -11,6 +12,8 @@ export interface LogSinkOptions {
   ttlSeconds: number;
   /** How long chunks are gathered before they are written. Default: 25. */
   flushDelayMs?: number;
+  /** Where a failure to write the log is reported. Default: a plain line on standard error. */
+  log?: Pick<Logger, 'error'>;
 }
 
 export class LogSink {
@@ -93,7 +96,8 @@ export class LogSink {
     this.writing = this.writing.then(write).catch((error: Error) => {
       if (this.failed) return;
       this.failed = true;
-      console.error(`pidbox worker: the log of invocation ${this.id} could not be written: ${error.message}`);
+      if (this.options.log) this.options.log.error('the log of an invocation could not be written', { invocation_id: this.id, error: error.message });
+      else console.error(`pidbox worker: the log of invocation ${this.id} could not be written: ${error.message}`);
     });
   }
 }

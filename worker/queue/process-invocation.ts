@@ -45,9 +45,22 @@ const SLOT_RETRY_MS = 100;
 /**
  * The worker's CONSUMER span for one job, a child of the gateway's PRODUCER span (its context came
  * in the job data), with the FaaS and messaging attributes; everything below happens inside it. A
- * job handed back to the queue (delayed for a slot, shutdown) is not a failure of the span.
+ * job handed back to the queue at shutdown is not a failure of the span.
  */
 export async function processInvocation(job: Job, token: string | undefined, data: InvocationJob, deps: InvocationDeps): Promise<void> {
+  let fn: FunctionInfo | null = null;
+  let unknown: PidboxError | null = null;
+  try {
+    fn = deps.registry.get(data.functionName);
+  } catch (error) {
+    unknown = asPidboxError(error);
+  }
+  // Over its function's `concurrency`, the job goes back to the delayed set before any span is made:
+  // it comes back every ~100 ms, and a span each time would bury the traces in noise.
+  if (fn && !deps.slots.tryAcquire(fn.name, fn.config.concurrency)) {
+    await job.moveToDelayed(Date.now() + SLOT_RETRY_MS + Math.floor(Math.random() * SLOT_RETRY_MS), token);
+    throw new DelayedError();
+  }
   const attributes = {
     [ATTR_FAAS_TRIGGER]: 'http',
     [ATTR_FAAS_INVOCATION_ID]: data.invocationId,
@@ -65,7 +78,7 @@ export async function processInvocation(job: Job, token: string | undefined, dat
   const tracer = deps.telemetry.tracing.tracer;
   return tracer.startActiveSpan(`process ${INVOCATIONS_QUEUE}`, { kind: SpanKind.CONSUMER, attributes }, extractContext(data.traceContext), async (span) => {
     try {
-      return await processInSpan(job, token, data, deps, span);
+      return await processInSpan(job, token, data, deps, span, fn, unknown);
     } catch (error) {
       if (error instanceof DelayedError || error instanceof WaitingError) span.setAttribute(ATTR_PIDBOX_STATUS, 'requeued');
       else markError(span, (error as PidboxError).code ?? 'INTERNAL', (error as Error).message);
@@ -76,24 +89,26 @@ export async function processInvocation(job: Job, token: string | undefined, dat
   });
 }
 
-async function processInSpan(job: Job, token: string | undefined, data: InvocationJob, deps: InvocationDeps, span: Span): Promise<void> {
+/** Runs with the function's slot held (`fn` set), or ends an invocation whose function is gone (`unknown`). */
+async function processInSpan(
+  job: Job,
+  token: string | undefined,
+  data: InvocationJob,
+  deps: InvocationDeps,
+  span: Span,
+  fn: FunctionInfo | null,
+  unknown: PidboxError | null,
+): Promise<void> {
   const id = data.invocationId;
   const log = deps.telemetry.log.child({ invocation_id: id, function: data.functionName });
-  let fn: FunctionInfo;
-  try {
-    fn = deps.registry.get(data.functionName);
-  } catch (error) {
+  if (!fn) {
     // Removed or broken since it was enqueued: the invocation fails; retrying would not help.
-    const e = asPidboxError(error);
+    const e = unknown ?? new PidboxError('FUNCTION_NOT_FOUND', `no function named "${data.functionName}"`);
     markError(span, e.code, e.message);
     log.warn('invocation failed before it ran', { code: e.code, error: e.message });
     await finishInvocation(deps, id, data.functionName, unrunResult('failed', e.code, e.message), data.batchId);
     deps.telemetry.metrics.invocations.inc({ function: data.functionName, outcome: 'failed' });
     return;
-  }
-  if (!deps.slots.tryAcquire(fn.name, fn.config.concurrency)) {
-    await job.moveToDelayed(Date.now() + SLOT_RETRY_MS + Math.floor(Math.random() * SLOT_RETRY_MS), token);
-    throw new DelayedError();
   }
   // Registered before the record says `running`, so a cancel that sees `running` finds it here.
   const run = deps.running.start(id);
@@ -110,12 +125,15 @@ async function processInSpan(job: Job, token: string | undefined, data: Invocati
       case 'run':
         break;
     }
-    deps.telemetry.metrics.queueWait.observe({ function: fn.name }, Math.max(0, Date.now() - job.timestamp) / 1000);
+    // From enqueue to the first start: a retry's wait would count earlier runs and the backoff too.
+    if (begin.attempt === 1) deps.telemetry.metrics.queueWait.observe({ function: fn.name }, Math.max(0, Date.now() - job.timestamp) / 1000);
     const result = await runOnce(fn, data, begin.attempt, run.signal, deps);
     recordRun(deps.telemetry, fn.name, result, span);
     switch (run.reason()) {
       case 'shutdown':
-        // Not this invocation's failure: back to the queue, not counted as an attempt, for another worker.
+        // A run the shutdown cut short is not this invocation's failure: back to the queue, not
+        // counted as an attempt, for another worker. One that had ended already keeps its result.
+        if (result.status !== 'cancelled') break;
         await deps.store.requeue(id, null, data.batchId);
         await job.moveToWait(token);
         throw new WaitingError();
@@ -143,7 +161,7 @@ async function processInSpan(job: Job, token: string | undefined, data: Invocati
 
 async function runOnce(fn: FunctionInfo, data: InvocationJob, attempt: number, signal: AbortSignal, deps: InvocationDeps): Promise<FunctionResult> {
   const config = deps.workerConfig;
-  const sink = new LogSink(deps.logs, data.invocationId, { maxBytes: config.maxLogBytes, ttlSeconds: config.queue.keepPendingSeconds });
+  const sink = new LogSink(deps.logs, data.invocationId, { maxBytes: config.maxLogBytes, ttlSeconds: config.queue.keepPendingSeconds, log: deps.telemetry.log });
   if (attempt > 1) sink.attempt(attempt);
   let recordSandbox: Promise<void> = Promise.resolve();
   let result: FunctionResult;

@@ -39,8 +39,8 @@ export async function startWorker(config: WorkerConfig, telemetry?: Telemetry): 
   const { tracing, metrics, log } = telemetry ?? (await quietTelemetry('worker'));
   const name = `${hostname()}:${process.pid}`;
   const keys = redisKeys(config.queue.prefix);
-  const redis = createRedisClient(config.queue.redisUrl, { name: 'pidbox-worker' });
-  const subscriber = createRedisClient(config.queue.redisUrl, { name: 'pidbox-worker-control' });
+  const redis = createRedisClient(config.queue.redisUrl, { name: 'pidbox-worker', log });
+  const subscriber = createRedisClient(config.queue.redisUrl, { name: 'pidbox-worker-control', log });
   const store = new InvocationStore(redis, keys, config.queue);
   const queues = openQueues(redis, keys);
   const running = new RunningInvocations();
@@ -77,7 +77,9 @@ export async function startWorker(config: WorkerConfig, telemetry?: Telemetry): 
       .then((job) => {
         const functionName = (job?.data as { functionName?: string } | undefined)?.functionName ?? job?.name ?? '';
         const batchId = (job?.data as { batchId?: string } | undefined)?.batchId;
-        return finishInvocation(deps, jobId, functionName, unrunResult('failed', code, message), batchId);
+        return finishInvocation(deps, jobId, functionName, unrunResult('failed', code, message), batchId).then((outcome) => {
+          if (outcome.kind === 'finished') metrics.invocations.inc({ function: functionName, outcome: 'failed' });
+        });
       })
       .catch((error: Error) => log.error('a lost invocation could not be finished', { invocation_id: jobId, error: error.message }));
   };

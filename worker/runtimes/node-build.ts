@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -19,6 +19,8 @@ const BANNER = "import { createRequire as __pidboxCreateRequire } from 'node:mod
 
 interface Manifest {
   output: string;
+  /** The bundle before this one: kept while invocations may still be starting with it. */
+  previous?: string;
   importsOpenTelemetry: boolean;
   /** Input file → `mtimeMs:size` when it was built. */
   inputs: Record<string, string>;
@@ -62,6 +64,9 @@ export function createNodeBuilder(options: NodeBuilderOptions): NodeBuilder {
 
 async function buildBundle(fn: FunctionInfo, cacheDir: string, key: string, manifestPath: string): Promise<FunctionBundle> {
   mkdirSync(cacheDir, { recursive: true });
+  // A source saved while esbuild reads it must not be taken for built: inputs changed since (a
+  // little before) this moment are recorded as stale, so the next invocation builds again.
+  const startedAtMs = Date.now() - 20;
   let result;
   try {
     result = await build({
@@ -92,10 +97,15 @@ async function buildBundle(fn: FunctionInfo, cacheDir: string, key: string, mani
   const inputs: Record<string, string> = {};
   for (const input of Object.keys(result.metafile.inputs)) {
     const path = input.startsWith('/') ? input : join(process.cwd(), input);
-    inputs[path] = fingerprint(path) ?? '';
+    const print = fingerprint(path);
+    inputs[path] = print === null || Number(print.split(':')[0]) >= startedAtMs ? 'stale' : print;
   }
+  // Two generations are kept: the one before may still be starting in a sandbox; older ones go.
+  const before = readManifest(manifestPath);
+  if (before?.previous && before.previous !== output && before.previous !== before.output) rmSync(before.previous, { force: true });
   const importsOpenTelemetry = Object.keys(inputs).some((path) => path.includes('/node_modules/@opentelemetry/api/'));
-  writeAtomically(manifestPath, JSON.stringify({ output, importsOpenTelemetry, inputs } satisfies Manifest));
+  const previous = before && before.output !== output ? before.output : before?.previous;
+  writeAtomically(manifestPath, JSON.stringify({ output, ...(previous ? { previous } : {}), importsOpenTelemetry, inputs } satisfies Manifest));
   return { path: output, importsOpenTelemetry };
 }
 
