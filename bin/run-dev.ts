@@ -6,7 +6,7 @@ import { startGateway, type GatewayHandle } from '../gateway/start-gateway.js';
 import { startEmbeddedRedis, type EmbeddedRedis } from '../queue/embedded-redis.js';
 import { ensureRedisServer } from '../queue/ensure-redis-server.js';
 import { redact } from '../queue/queue-config.js';
-import { FunctionRegistry } from '../worker/functions/function-registry.js';
+import { FunctionRegistry } from '../contracts/functions/function-registry.js';
 import { loadWorkerConfig } from '../worker/queue/worker-config.js';
 import { startWorker, type WorkerHandle } from '../worker/queue/start-worker.js';
 import { warnWithoutRoot } from './run-worker.js';

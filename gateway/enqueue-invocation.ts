@@ -19,7 +19,7 @@ import { invocationJobOptions, type InvocationQueues } from '../queue/invocation
 import { INVOCATIONS_QUEUE } from '../queue/redis-keys.js';
 import type { InvocationStore, NewInvocation } from '../queue/invocation-store.js';
 import { unrunResult } from '../queue/unrun-result.js';
-import type { FunctionInfo } from '../worker/functions/function-registry.js';
+import type { FunctionInfo } from '../contracts/functions/function-registry.js';
 import type { GatewayConfig } from './gateway-config.js';
 import { asPidboxError } from './http-errors.js';
 

@@ -1,7 +1,7 @@
 // What the gateway's routes are given: built once by startGateway, passed explicitly.
 import type { Redis } from 'ioredis';
 import type { LogStore } from '../queue/log-store.js';
-import type { FunctionRegistry } from '../worker/functions/function-registry.js';
+import type { FunctionRegistry } from '../contracts/functions/function-registry.js';
 import type { EnqueueDeps } from './enqueue-invocation.js';
 import type { InFlight } from './in-flight.js';
 import type { QueueDepth } from './queue-depth.js';

@@ -11,7 +11,7 @@ import { LogStore } from '../queue/log-store.js';
 import { closeRedisClient, createRedisClient } from '../queue/redis-client.js';
 import { redact } from '../queue/queue-config.js';
 import { redisKeys } from '../queue/redis-keys.js';
-import { FunctionRegistry } from '../worker/functions/function-registry.js';
+import { FunctionRegistry } from '../contracts/functions/function-registry.js';
 import { quietTelemetry, type Telemetry } from '../contracts/telemetry/telemetry.js';
 import { createApp } from './create-app.js';
 import type { GatewayConfig } from './gateway-config.js';

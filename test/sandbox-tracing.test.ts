@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { SpanKind, context, propagation } from '@opentelemetry/api';
 import { loadTracingConfig, startTracing, withSpan, type Tracing } from '../contracts/telemetry/tracing.js';
-import { FunctionRegistry } from '../worker/functions/function-registry.js';
+import { FunctionRegistry } from '../contracts/functions/function-registry.js';
 import { runFunction } from '../worker/invoke/run-function.js';
 import { createNodeBuilder } from '../worker/runtimes/node-build.js';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from './otlp/otlp-receiver.js';

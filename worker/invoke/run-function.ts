@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import type { FunctionResponse, FunctionResult, InvocationRequest } from '../../contracts/invocation.js';
 import type { ErrorCode } from '../../contracts/pidbox-error.js';
-import type { FunctionInfo } from '../functions/function-registry.js';
+import type { FunctionInfo } from '../../contracts/functions/function-registry.js';
 import type { RunSpec } from '../init/protocol.js';
 import type { NodeBuilder } from '../runtimes/node-build.js';
 import { SANDBOX_PATH, spawnSandbox, type SandboxOutcome } from '../sandbox/spawn-sandbox.js';

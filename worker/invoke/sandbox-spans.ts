@@ -5,7 +5,7 @@ import {
   ATTR_PIDBOX_RUNTIME, ATTR_PIDBOX_ZOMBIES_REAPED, ATTR_PROCESS_EXIT_CODE, ATTR_PROCESS_PID, ATTR_PROCESS_VPID,
 } from '../../contracts/telemetry/attributes.js';
 import { injectContext, markError, type Tracing } from '../../contracts/telemetry/tracing.js';
-import type { FunctionInfo } from '../functions/function-registry.js';
+import type { FunctionInfo } from '../../contracts/functions/function-registry.js';
 import type { SandboxOutcome } from '../sandbox/spawn-sandbox.js';
 
 // The spans of one sandbox: `sandbox` (live, the whole life of the sandbox) and, made after the

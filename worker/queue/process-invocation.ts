@@ -18,7 +18,7 @@ import { finishInvocation, type FinishDeps } from '../../queue/finish-invocation
 import type { InvocationStore } from '../../queue/invocation-store.js';
 import type { LogStore } from '../../queue/log-store.js';
 import { unrunResult } from '../../queue/unrun-result.js';
-import type { FunctionInfo, FunctionRegistry } from '../functions/function-registry.js';
+import type { FunctionInfo, FunctionRegistry } from '../../contracts/functions/function-registry.js';
 import { runFunction } from '../invoke/run-function.js';
 import type { NodeBuilder } from '../runtimes/node-build.js';
 import type { FunctionSlots } from './function-slots.js';

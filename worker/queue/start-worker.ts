@@ -4,7 +4,7 @@
 import { hostname } from 'node:os';
 import { Job, Worker } from 'bullmq';
 import { quietTelemetry, type Telemetry } from '../../contracts/telemetry/telemetry.js';
-import { FunctionRegistry } from '../functions/function-registry.js';
+import { FunctionRegistry } from '../../contracts/functions/function-registry.js';
 import { createNodeBuilder } from '../runtimes/node-build.js';
 import { finishInvocation } from '../../queue/finish-invocation.js';
 import { openQueues } from '../../queue/invocation-queues.js';

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { PidboxError } from '../../contracts/pidbox-error.js';
-import type { FunctionInfo } from '../functions/function-registry.js';
+import type { FunctionInfo } from '../../contracts/functions/function-registry.js';
 
 // A node function's source (TypeScript or JavaScript, with its imports) is bundled by esbuild into
 // one ES module, once per change of any input file — never per invocation. `@opentelemetry/api`

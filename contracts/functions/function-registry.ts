@@ -1,6 +1,6 @@
 import { accessSync, constants, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { PidboxError } from '../../contracts/pidbox-error.js';
+import { PidboxError } from '../pidbox-error.js';
 import { DEFAULT_FUNCTION_CONFIG, parseFunctionConfig, type FunctionConfig } from './function-config.js';
 
 export type FunctionRuntime = 'node' | 'exec';
