@@ -27,3 +27,12 @@ test('a bounded buffer stops at its limit and marks the overflow', () => {
   assert.equal(bounded.overflowed, true);
   assert.equal(bounded.toBuffer().toString(), 'abcd');
 });
+
+test('a tail buffer counts every byte it saw, kept or not', () => {
+  const tail = new TailBuffer(4);
+  tail.push(Buffer.from('abcdef'));
+  tail.push(Buffer.from('gh'));
+  assert.equal(tail.seenBytes, 8);
+  assert.equal(tail.keptBytes, 4);
+  assert.deepEqual(tail.toBuffer(), Buffer.from('efgh'));
+});

@@ -27,11 +27,18 @@ export class BoundedBuffer {
 export class TailBuffer {
   private chunks: Buffer[] = [];
   private size = 0;
+  /** Every byte pushed, kept or not. */
+  seenBytes = 0;
   truncated = false;
 
   constructor(private readonly limitBytes: number) {}
 
+  get keptBytes(): number {
+    return this.size;
+  }
+
   push(chunk: Buffer): void {
+    this.seenBytes += chunk.length;
     this.chunks.push(chunk);
     this.size += chunk.length;
     while (this.size > this.limitBytes && this.chunks.length > 0) {
@@ -48,8 +55,12 @@ export class TailBuffer {
     }
   }
 
+  toBuffer(): Buffer {
+    return Buffer.concat(this.chunks, this.size);
+  }
+
   toString(): string {
-    return Buffer.concat(this.chunks, this.size).toString('utf8');
+    return this.toBuffer().toString('utf8');
   }
 }
 

@@ -4,6 +4,7 @@
 // Chunks are gathered for a few milliseconds so a chatty function costs few Redis commands.
 import type { Logger } from '../../contracts/telemetry/logger.js';
 import type { LogStore } from '../../queue/log-store.js';
+import { TailBuffer } from '../invoke/output.js';
 
 export interface LogSinkOptions {
   /** Most bytes kept of this run's log. */
@@ -18,10 +19,7 @@ export interface LogSinkOptions {
 
 export class LogSink {
   private headLeft: number;
-  private readonly tailLimit: number;
-  private tail: Buffer[] = [];
-  private tailSize = 0;
-  private tailSeen = 0;
+  private readonly tail: TailBuffer;
   private pendingChunks: Buffer[] = [];
   private timer: NodeJS.Timeout | null = null;
   private writing: Promise<void> = Promise.resolve();
@@ -33,7 +31,7 @@ export class LogSink {
     private readonly options: LogSinkOptions,
   ) {
     this.headLeft = Math.ceil(options.maxBytes / 2);
-    this.tailLimit = Math.floor(options.maxBytes / 2);
+    this.tail = new TailBuffer(Math.floor(options.maxBytes / 2));
   }
 
   /** Marks the start of a run after the first. */
@@ -49,15 +47,15 @@ export class LogSink {
       this.timer ??= setTimeout(() => this.flush(), this.options.flushDelayMs ?? 25);
       chunk = chunk.subarray(head.length);
     }
-    if (chunk.length > 0) this.keepTail(chunk);
+    if (chunk.length > 0) this.tail.push(chunk);
   }
 
   /** Writes what is left (the kept tail after its gap) and waits for every write. Never throws. */
   async close(): Promise<void> {
     this.flush();
-    if (this.tailSeen > 0) {
-      const dropped = this.tailSeen - this.tailSize;
-      const tail = Buffer.concat(this.tail, this.tailSize);
+    if (this.tail.seenBytes > 0) {
+      const dropped = this.tail.seenBytes - this.tail.keptBytes;
+      const tail = this.tail.toBuffer();
       if (dropped > 0) this.enqueue(() => this.logs.append(this.id, { type: 'gap', droppedBytes: dropped }, this.options.ttlSeconds));
       this.enqueue(() => this.logs.append(this.id, { type: 'data', bytes: tail }, this.options.ttlSeconds));
     }
@@ -71,23 +69,6 @@ export class LogSink {
     const bytes = Buffer.concat(this.pendingChunks);
     this.pendingChunks = [];
     this.enqueue(() => this.logs.append(this.id, { type: 'data', bytes }, this.options.ttlSeconds));
-  }
-
-  private keepTail(chunk: Buffer): void {
-    this.tailSeen += chunk.length;
-    this.tail.push(chunk);
-    this.tailSize += chunk.length;
-    while (this.tailSize > this.tailLimit && this.tail.length > 0) {
-      const first = this.tail[0]!;
-      const excess = this.tailSize - this.tailLimit;
-      if (first.length <= excess) {
-        this.tail.shift();
-        this.tailSize -= first.length;
-      } else {
-        this.tail[0] = first.subarray(excess);
-        this.tailSize -= excess;
-      }
-    }
   }
 
   // Writes go out one after another, in order. A log that cannot be written does not fail the
