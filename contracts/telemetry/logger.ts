@@ -1,4 +1,5 @@
 import { trace } from '@opentelemetry/api';
+import { invalidConfig } from '../config-values.js';
 
 // Structured logs: one JSON object a line, with the active span's trace_id and span_id, so a log
 // line leads to its trace and a trace (through the invocation id) to its logs.
@@ -60,5 +61,5 @@ export function createLogger(options: LoggerOptions, base: LogFields = {}): Logg
 export function parseLogLevel(value: string | undefined, variable: string): LogLevel {
   const level = (value ?? 'info').trim().toLowerCase();
   if (level in ORDER) return level as LogLevel;
-  throw new Error(`${variable}: "${value}" is not a log level (debug, info, warn, error)`);
+  throw invalidConfig(variable, `"${value}" is not a log level (debug, info, warn, error)`);
 }

@@ -21,5 +21,5 @@ export async function startTelemetry(env: NodeJS.ProcessEnv, service: string): P
 
 /** For code started without a process around it (tests, embedding): no tracing, warnings and errors only. */
 export async function quietTelemetry(service: string): Promise<Telemetry> {
-  return { tracing: await startTracing({ enabled: false, serviceName: service, tracesUrl: '', protocol: 'http/protobuf' }), metrics: createMetrics(), log: createLogger({ service, level: 'warn' }) };
+  return { tracing: await startTracing({ enabled: false, serviceName: service, tracesUrl: '', protocol: 'http/protobuf', batch: {} }), metrics: createMetrics(), log: createLogger({ service, level: 'warn' }) };
 }

@@ -24,6 +24,12 @@ test('OTEL_SDK_DISABLED and OTEL_TRACES_EXPORTER=none turn tracing off', () => {
   assert.equal(loadTracingConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c', OTEL_TRACES_EXPORTER: 'none' }, 's').enabled, false);
 });
 
+test('batching comes from OTEL_BSP_* and a bad value is refused naming the variable', () => {
+  const config = loadTracingConfig({ OTEL_BSP_SCHEDULE_DELAY: '50', OTEL_BSP_MAX_QUEUE_SIZE: '100' }, 's');
+  assert.deepEqual(config.batch, { scheduledDelayMillis: 50, maxQueueSize: 100 });
+  assert.throws(() => loadTracingConfig({ OTEL_BSP_EXPORT_TIMEOUT: 'soon' }, 's'), /OTEL_BSP_EXPORT_TIMEOUT: must be/);
+});
+
 test('the service name comes from OTEL_SERVICE_NAME, else the default', () => {
   assert.equal(loadTracingConfig({}, 'pidbox-worker').serviceName, 'pidbox-worker');
   assert.equal(loadTracingConfig({ OTEL_SERVICE_NAME: 'mine' }, 'pidbox-worker').serviceName, 'mine');

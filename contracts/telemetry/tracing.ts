@@ -3,6 +3,7 @@ import {
   type SpanOptions, type Tracer,
 } from '@opentelemetry/api';
 import type { ReadableSpan, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { invalidConfig } from '../config-values.js';
 import { ATTR_ERROR_TYPE } from './attributes.js';
 import type { RecordedSpan } from './recorded-span.js';
 
@@ -23,16 +24,30 @@ export interface TracingConfig {
   /** Full URL of the traces endpoint (…/v1/traces). */
   tracesUrl: string;
   protocol: 'http/protobuf' | 'http/json';
+  /** Batching of exported spans (OTEL_BSP_*); unset fields keep the SDK's defaults. */
+  batch: {
+    scheduledDelayMillis?: number;
+    maxQueueSize?: number;
+    maxExportBatchSize?: number;
+    exportTimeoutMillis?: number;
+  };
 }
+
+const BATCH_VARIABLES = {
+  scheduledDelayMillis: 'OTEL_BSP_SCHEDULE_DELAY',
+  maxQueueSize: 'OTEL_BSP_MAX_QUEUE_SIZE',
+  maxExportBatchSize: 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE',
+  exportTimeoutMillis: 'OTEL_BSP_EXPORT_TIMEOUT',
+} as const;
 
 const TRACER_NAME = 'pidbox';
 
 /**
  * Tracing settings from the standard OpenTelemetry variables: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or
  * OTEL_EXPORTER_OTLP_ENDPOINT (+ /v1/traces), OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL (http/protobuf by
- * default, http/json), OTEL_SERVICE_NAME, OTEL_SDK_DISABLED, OTEL_TRACES_EXPORTER=none. The sampler
- * (OTEL_TRACES_SAMPLER[_ARG]), batching (OTEL_BSP_*) and headers (OTEL_EXPORTER_OTLP_HEADERS) are
- * read by the SDK itself.
+ * default, http/json), OTEL_SERVICE_NAME, OTEL_SDK_DISABLED, OTEL_TRACES_EXPORTER=none, and the
+ * batching (OTEL_BSP_*). The sampler (OTEL_TRACES_SAMPLER[_ARG]), headers
+ * (OTEL_EXPORTER_OTLP_HEADERS) and resource attributes are read by the SDK from the process.
  */
 export function loadTracingConfig(env: NodeJS.ProcessEnv, defaultServiceName: string): TracingConfig {
   const base = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim();
@@ -41,14 +56,25 @@ export function loadTracingConfig(env: NodeJS.ProcessEnv, defaultServiceName: st
   const protocol = (env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL || env.OTEL_EXPORTER_OTLP_PROTOCOL || 'http/protobuf').trim();
   if (protocol !== 'http/protobuf' && protocol !== 'http/json') {
     const name = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ? 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL' : 'OTEL_EXPORTER_OTLP_PROTOCOL';
-    throw new Error(`${name}: "${protocol}" is not supported; use http/protobuf or http/json`);
+    throw invalidConfig(name, `"${protocol}" is not supported; use http/protobuf or http/json`);
   }
   const disabled = env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true' || env.OTEL_TRACES_EXPORTER?.trim() === 'none';
+  const batch: TracingConfig['batch'] = {};
+  for (const [field, name] of Object.entries(BATCH_VARIABLES) as Array<[keyof TracingConfig['batch'], string]>) {
+    const text = env[name]?.trim();
+    if (!text) continue;
+    const value = Number(text);
+    if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < 1) {
+      throw invalidConfig(name, `must be a whole number of at least 1, got "${text}"`);
+    }
+    batch[field] = value;
+  }
   return {
     enabled: tracesUrl !== '' && !disabled,
     serviceName: env.OTEL_SERVICE_NAME?.trim() || defaultServiceName,
     tracesUrl,
     protocol,
+    batch,
   };
 }
 
@@ -79,7 +105,7 @@ export async function startTracing(config: TracingConfig): Promise<Tracing> {
     .resourceFromAttributes({ 'service.name': config.serviceName })
     .merge(resources.detectResources({ detectors: [resources.envDetector] }));
   const exporter = new exporterModule.OTLPTraceExporter({ url: config.tracesUrl });
-  const processor: SpanProcessor = new BatchSpanProcessor(exporter);
+  const processor: SpanProcessor = new BatchSpanProcessor(exporter, config.batch);
   const provider = new NodeTracerProvider({ resource, spanProcessors: [processor] });
   provider.register();
   const tracer = provider.getTracer(TRACER_NAME);
