@@ -3,9 +3,6 @@
 // Real OTLP export (protobuf) to a receiver on loopback, a real Redis, real HTTP, real sandboxes.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createLogger } from '../contracts/telemetry/logger.js';
 import { createMetrics } from '../contracts/telemetry/metrics.js';
@@ -217,12 +214,7 @@ describe('logs', () => {
 });
 
 describe('metrics', () => {
-  const scratch = mkdtempSync(join(tmpdir(), 'pidbox-metrics-'));
-  after(() => rmSync(scratch, { recursive: true, force: true }));
-
   function promtool(text: string): void {
-    const file = join(scratch, 'metrics.txt');
-    writeFileSync(file, text);
     // promtool reads the exposition on stdin and exits non-zero on any problem.
     execFileSync('promtool', ['check', 'metrics'], { input: text, stdio: ['pipe', 'pipe', 'pipe'] });
   }

@@ -74,7 +74,7 @@ export function traceSandbox(tracing: Tracing | undefined, fn: FunctionInfo): Sa
       runEnd = marks.exitedAt || marks.closedAt;
     },
     finish(result) {
-      sandbox.setAttribute(ATTR_PROCESS_EXIT_CODE, result.exit.code ?? -1);
+      if (result.exit.code !== null) sandbox.setAttribute(ATTR_PROCESS_EXIT_CODE, result.exit.code);
       if (result.error) {
         markError(sandbox, result.error.code, result.error.message);
         if (run) markError(run, result.error.code, result.error.message);

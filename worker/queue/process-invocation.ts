@@ -17,7 +17,7 @@ import { INVOCATIONS_QUEUE } from '../../queue/redis-keys.js';
 import { finishInvocation, type FinishDeps } from '../../queue/finish-invocation.js';
 import type { InvocationStore } from '../../queue/invocation-store.js';
 import type { LogStore } from '../../queue/log-store.js';
-import { unrunResult } from '../../queue/unrun-result.js';
+import { didRun, unrunResult } from '../../queue/unrun-result.js';
 import type { FunctionInfo, FunctionRegistry } from '../../contracts/functions/function-registry.js';
 import { runFunction } from '../invoke/run-function.js';
 import type { NodeBuilder } from '../runtimes/node-build.js';
@@ -195,7 +195,7 @@ async function runOnce(fn: FunctionInfo, data: InvocationJob, attempt: number, s
 /** Metrics of one run, and its outcome on the CONSUMER span (a failed function marks it ERROR with its code). */
 function recordRun(telemetry: Telemetry, functionName: string, result: FunctionResult, span: Span): void {
   const { metrics } = telemetry;
-  if (result.sandbox.hostPid > 0) {
+  if (didRun(result)) {
     metrics.sandboxStart.observe({ function: functionName }, result.timings.startMs / 1000);
     metrics.functionRun.observe({ function: functionName }, result.timings.runMs / 1000);
     metrics.zombiesReaped.inc({ function: functionName }, result.sandbox.zombiesReaped);
