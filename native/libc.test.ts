@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import * as libc from './libc.js';
 import { spawnProcess } from './spawn.js';
@@ -49,4 +52,28 @@ test('posix_spawn reports a program that does not exist as ENOENT', () => {
     () => spawnProcess({ file: '/nonexistent/pidbox', argv: [Buffer.from('x')], env: [] }),
     (error: unknown) => error instanceof SyscallError && error.syscall === 'posix_spawn' && error.code === 'ENOENT',
   );
+});
+
+test('a spawned child starts with no signal ignored or blocked, glibc\'s own 32 and 33 included', async () => {
+  // This process has SIGPIPE ignored (Node) and handlers on 32 and 33 (glibc); the child must see none of it.
+  const dir = mkdtempSync(join(tmpdir(), 'pidbox-spawn-'));
+  try {
+    const out = openSync(join(dir, 'status'), 'w');
+    const pid = spawnProcess({
+      file: '/bin/sh',
+      argv: ['sh', '-c', 'grep -E "^Sig(Ign|Blk)" /proc/self/status'].map((a) => Buffer.from(a)),
+      env: [],
+      fds: [[out, 1]],
+    });
+    closeSync(out);
+    let exit = libc.reapOne(pid);
+    for (let i = 0; i < 500 && exit === 'running'; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      exit = libc.reapOne(pid);
+    }
+    assert.deepEqual(exit, { pid, code: 0, signal: null });
+    assert.equal(readFileSync(join(dir, 'status'), 'utf8'), 'SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -15,6 +15,7 @@ const c = {
   unshare: libc.func('int unshare(int flags)'),
   setns: libc.func('int setns(int fd, int nstype)'),
   mount: libc.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)'),
+  umount2: libc.func('int umount2(const char *target, int flags)'),
   prctl: libc.func('int prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5)'),
   waitid: libc.func('int waitid(int idtype, int id, _Out_ uint8_t *infop, int options)'),
   waitpid: libc.func('int waitpid(int pid, _Out_ int *status, int options)'),
@@ -47,6 +48,11 @@ export function setns(fd: number, nstype: number): void {
 
 export function mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null = null): void {
   check('mount', c.mount(source, target, fstype, flags, data), target);
+}
+
+/** umount2(2); `flags` MNT_DETACH detaches a busy mount lazily. */
+export function umount2(target: string, flags = 0): void {
+  check('umount2', c.umount2(target, flags), target);
 }
 
 export function prctl(option: number, arg2 = 0): number {

@@ -27,7 +27,6 @@ const c = {
   attrSetSigmask: libc.func('int posix_spawnattr_setsigmask(void *attr, const void *sigset)'),
   attrSetSigdefault: libc.func('int posix_spawnattr_setsigdefault(void *attr, const void *sigset)'),
   sigemptyset: libc.func('int sigemptyset(void *set)'),
-  sigfillset: libc.func('int sigfillset(void *set)'),
 };
 
 export interface SpawnRequest {
@@ -49,6 +48,11 @@ export interface SpawnRequest {
   cwd?: string;
 }
 
+// Every signal from 1 to 64 for POSIX_SPAWN_SETSIGDEF. Not sigfillset(3): glibc leaves out its own
+// signals 32 and 33 (SIGCANCEL, SIGSETXID), and posix_spawn then sets them to SIG_IGN in the child,
+// where the function would inherit them ignored across exec. A sigset_t is 1024 bits; bit n-1 is signal n.
+const EVERY_SIGNAL = Buffer.concat([Buffer.alloc(8, 0xff), Buffer.alloc(120)]);
+
 function zeroTerminated(b: Buffer | string): Buffer {
   const bytes = typeof b === 'string' ? Buffer.from(b) : b;
   return Buffer.concat([bytes, Buffer.alloc(1)]);
@@ -59,8 +63,8 @@ function ok(call: string, r: number): void {
 }
 
 /**
- * Starts a process and returns its pid. Every signal is reset to its default action and none is
- * blocked in the child, whatever Node set up (it ignores SIGPIPE). Throws SyscallError with
+ * Starts a process and returns its pid. Every signal, glibc's internal 32 and 33 included, is reset
+ * to its default action and none is blocked in the child, whatever Node set up (it ignores SIGPIPE). Throws SyscallError with
  * syscall `posix_spawn` when the program cannot be run (ENOENT, EACCES, ENOEXEC…).
  */
 export function spawnProcess(req: SpawnRequest): number {
@@ -82,8 +86,7 @@ export function spawnProcess(req: SpawnRequest): number {
     }
     c.sigemptyset(sigset);
     ok('posix_spawnattr_setsigmask', c.attrSetSigmask(attr, sigset));
-    c.sigfillset(sigset);
-    ok('posix_spawnattr_setsigdefault', c.attrSetSigdefault(attr, sigset));
+    ok('posix_spawnattr_setsigdefault', c.attrSetSigdefault(attr, EVERY_SIGNAL));
     ok('posix_spawnattr_setflags', c.attrSetFlags(attr, flags));
 
     const pid = [0];
