@@ -20,7 +20,6 @@ export function SCMP_ACT_ERRNO(errno: number): number {
 /** Filter attributes (enum scmp_filter_attr). */
 export const SCMP_FLTATR_ACT_DEFAULT = 1;
 export const SCMP_FLTATR_ACT_BADARCH = 2;
-export const SCMP_FLTATR_CTL_NNP = 3;
 /** 1: rules ordered by priority (libseccomp's default); 2: a binary tree over syscall numbers (2.5+). */
 export const SCMP_FLTATR_CTL_OPTIMIZE = 8;
 
@@ -48,8 +47,10 @@ export interface ScmpArgCmp {
   datumB: bigint;
 }
 
-/** An opaque scmp_filter_ctx; release it with seccompRelease. */
-export type SeccompContext = { readonly __brand: 'scmp_filter_ctx'; readonly pointer: unknown };
+/** An scmp_filter_ctx, opaque; `pointer` becomes null when seccompRelease frees it. */
+export interface SeccompContext {
+  pointer: unknown;
+}
 
 /** libseccomp.so.2 could not be loaded: the package that provides it is not installed. */
 export class LibseccompMissingError extends Error {
@@ -109,14 +110,14 @@ export function seccompInit(defaultAction: number): SeccompContext {
   const pointer = c().init(defaultAction) as unknown;
   // NULL only when the action is invalid; libseccomp gives no errno for it.
   if (pointer === null) throw new SyscallError('seccomp_init', 22, `0x${defaultAction.toString(16)}`);
-  return { __brand: 'scmp_filter_ctx', pointer };
+  return { pointer };
 }
 
 /** Frees the filter; a context released twice is released once. */
 export function seccompRelease(ctx: SeccompContext): void {
   if (ctx.pointer === null) return;
   c().release(ctx.pointer);
-  (ctx as { pointer: unknown }).pointer = null;
+  ctx.pointer = null;
 }
 
 /** The architecture token of the running kernel's native ABI (SCMP_ARCH_X86_64, SCMP_ARCH_AARCH64, …). */

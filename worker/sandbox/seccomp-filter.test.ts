@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { before, describe, test } from 'node:test';
 import { PidboxError } from '../../contracts/pidbox-error.js';
 import { SCMP_ARCH_X86_64, seccompArchNative, seccompSyscallResolveName } from '../../native/seccomp.js';
@@ -206,5 +208,26 @@ describe('compiling a policy', () => {
       assert.match(error.message, /seccomp_rule_add_array\(socket\) failed: EEXIST/);
       return true;
     });
+  });
+});
+
+describe('loading libseccomp', () => {
+  test('importing the bindings maps no libseccomp until the first call', () => {
+    const bindings = new URL('../../native/seccomp.js', import.meta.url).href;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', `
+      import { readFileSync } from 'node:fs';
+      const mapped = () => readFileSync('/proc/self/maps', 'utf8').includes('libseccomp');
+      const seccomp = await import(${JSON.stringify(bindings)});
+      const before = mapped();
+      seccomp.seccompArchNative();
+      console.log(before, mapped());
+    `], { encoding: 'utf8' });
+    assert.equal(out.trim(), 'false true');
+  });
+
+  test('the sandbox\'s init bundle does not contain the bindings, so the init never loads libseccomp', () => {
+    const init = readFileSync(new URL('../init/init.cjs', import.meta.url), 'utf8');
+    assert.ok(init.length > 1000);
+    assert.ok(!init.includes('libseccomp'));
   });
 });

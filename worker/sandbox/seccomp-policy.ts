@@ -58,10 +58,10 @@ export const CLONE_NAMESPACE_FLAGS = 0x7e020000n;
  * ptrace requests a function may make: all those Linux defines (generic, x86 and arm64 ones) but
  * PTRACE_ATTACH (16) and PTRACE_SEIZE (0x4206), the two that take a process as tracee without its
  * asking. So a function can trace a child that asked with PTRACE_TRACEME (strace falls back to it when
- * PTRACE_SEIZE fails), but never attach to another process: without this, the sandbox's init — same
- * uid, and Yama's ptrace_scope is not something the runner can count on — could be attached to and
- * rewritten. A request Linux
- * adds later is denied until it is added here.
+ * PTRACE_SEIZE fails), but never attach to another process: the sandbox's init runs as the same uid,
+ * and Yama's ptrace_scope, which would stop it, is not something the runner can count on (tighter
+ * than Docker, which allows any request). A list of requests rather than "neither 16 nor 0x4206",
+ * which libseccomp cannot say in one rule; a request Linux adds later is denied until added here.
  */
 export const PTRACE_ALLOWED_REQUESTS: Readonly<Record<string, number>> = {
   PTRACE_TRACEME: 0, PTRACE_PEEKTEXT: 1, PTRACE_PEEKDATA: 2, PTRACE_PEEKUSR: 3, PTRACE_POKETEXT: 4,
@@ -92,7 +92,11 @@ function whenArg0(op: 'eq' | 'lt', value: bigint): SeccompArgCondition[] {
   return [{ index: 0, op, value }];
 }
 
-/** Everything Docker's profile allows a process without capabilities, less what the rules after it deny. */
+/**
+ * Docker's allow-list for a process without capabilities, without its 32-bit names and without the
+ * syscalls the rules below deny (adjtimex, clock_adjtime, name_to_handle_at) or restrict (clone,
+ * io_uring_*, ptrace, process_vm_*, socket, personality).
+ */
 const ALLOWED_SYSCALLS = [
   'accept', 'accept4', 'access', 'alarm', 'bind', 'brk', 'capget', 'capset', 'chdir', 'chmod', 'chown',
   'clock_getres', 'clock_gettime', 'clock_nanosleep', 'close', 'close_range', 'connect', 'copy_file_range',
@@ -151,7 +155,7 @@ const DENIED_SYSCALLS: ReadonlyArray<{ names: string[]; why: string }> = [
     why: 'the new mount API, which would mount as the old one does; statmount and listmount read the mount tree (tighter than Docker)' },
   { names: ['unshare', 'setns'], why: 'namespaces are the runner\'s: a function neither makes new ones nor joins others (clone is allowed only without namespace flags)' },
   { names: ['bpf', 'perf_event_open'], why: 'large kernel attack surfaces (the BPF verifier, perf events) that no function needs' },
-  { names: ['keyctl', 'add_key', 'request_key'], why: 'kernel keyrings are not namespaced: keys could be shared with, or read from, other sandboxes of the same uid' },
+  { names: ['keyctl', 'add_key', 'request_key'], why: 'the kernel keyring is not namespaced (Docker\'s reason too)' },
   { names: ['kexec_load', 'kexec_file_load', 'init_module', 'finit_module', 'delete_module', 'reboot', 'swapon', 'swapoff', 'acct', 'syslog', 'sethostname', 'setdomainname', 'vhangup'],
     why: 'the host\'s business: kernels, modules, swap, accounting, the kernel log, names, terminals' },
   { names: ['quotactl', 'quotactl_fd', 'lookup_dcookie', 'open_by_handle_at', 'name_to_handle_at', 'fanotify_init'],
@@ -188,8 +192,8 @@ export const SANDBOX_SECCOMP_POLICY: SeccompPolicy = {
     // ENOSYS, not EPERM, makes glibc (pthread_create, posix_spawn) and libuv fall back to clone.
     { names: ['clone3'], action: ENOSYS, why: 'its flags cannot be checked; glibc falls back to clone on ENOSYS' },
     // io_uring is a large kernel attack surface (Google found that 60% of the kernel exploits sent
-    // to its kCTF bug bounty in 2022 used it); libuv falls back to its thread pool on ENOSYS (tighter than the
-    // Docker profile this list was taken from; later Docker profiles deny it too).
+    // to its kCTF bug bounty in 2022 used it); libuv falls back to its thread pool on ENOSYS
+    // (tighter than the Docker profile this list was taken from; later Docker profiles deny it too).
     { names: ['io_uring_setup', 'io_uring_enter', 'io_uring_register'], action: ENOSYS, why: 'large attack surface; libuv falls back on ENOSYS' },
 
     ...Object.entries(PTRACE_ALLOWED_REQUESTS).map(([request, value]): SeccompRule => ({
