@@ -48,7 +48,7 @@ export interface SandboxCgroup {
   usage(): CgroupUsage;
   /** SIGKILL to every task in the cgroup: v2 cgroup.kill when present; otherwise each pid of cgroup.procs, repeated until empty (bounded). */
   killAll(): void;
-  /** Removes the cgroup in every hierarchy, retrying briefly while the last tasks leave (EBUSY). Idempotent, never throws for an already removed one. */
+  /** Removes the cgroup in every hierarchy, retrying briefly while the last tasks leave (EBUSY); a task still in it is killed first. Idempotent, never throws for an already removed one. */
   remove(): Promise<void>;
 }
 
@@ -78,8 +78,8 @@ export interface CgroupTreeOptions {
 }
 
 /** The controllers pidbox needs on each version: cpuacct counts CPU time on v1 (v2's cpu.stat always does). */
-export const V1_CONTROLLERS = ['memory', 'pids', 'cpu', 'cpuacct'] as const;
-export const V2_CONTROLLERS = ['memory', 'pids', 'cpu'] as const;
+const V1_CONTROLLERS = ['memory', 'pids', 'cpu', 'cpuacct'] as const;
+const V2_CONTROLLERS = ['memory', 'pids', 'cpu'] as const;
 export type V1Controller = (typeof V1_CONTROLLERS)[number];
 
 /** Where the worker's own cgroup is, per controller on v1 (several may share a hierarchy). */
@@ -164,7 +164,7 @@ interface Mount {
 }
 
 /** /proc/self/mountinfo (proc(5)): `id parent dev root mountpoint options [optional…] - fstype source super-options`. */
-export function parseMountinfo(text: string): Mount[] {
+function parseMountinfo(text: string): Mount[] {
   const mounts: Mount[] = [];
   for (const line of text.split('\n')) {
     const fields = line.split(' ');
@@ -188,7 +188,7 @@ function unescapeMountPath(path: string): string {
 }
 
 /** /proc/self/cgroup (cgroups(7)): `N:controller,…:path` per v1 hierarchy, `0::path` for v2. */
-export function parseProcCgroup(text: string): { v1: Map<string, string>; v2: string | null } {
+function parseProcCgroup(text: string): { v1: Map<string, string>; v2: string | null } {
   const v1 = new Map<string, string>();
   let v2: string | null = null;
   for (const line of text.split('\n')) {
@@ -208,7 +208,7 @@ export function parseProcCgroup(text: string): { v1: Map<string, string>; v2: st
  * hierarchies, v2 when all are on the unified one. The own path comes from /proc/self/cgroup, per
  * controller (on this machine the memory controller's is `/process_api/<hash>`, the others `/`).
  */
-export function detectCgroupLayout(root: string): CgroupLayout {
+function detectCgroupLayout(root: string): CgroupLayout {
   const mounts = parseMountinfo(readProc(root, 'mountinfo'));
   const own = parseProcCgroup(readProc(root, 'cgroup'));
   const v1Mounts = mounts.filter((mount) => mount.fstype === 'cgroup');
