@@ -14,7 +14,10 @@ export type RemoveDirectory = (path: string) => void;
 
 /** How long `remove` waits for the last tasks of a cgroup to leave (EBUSY) before it gives up. */
 const REMOVE_WAIT_MS = 2_000;
-/** Rounds of reading cgroup.procs and killing what is new: a cgroup's fork rate is bounded by pids.max. */
+/**
+ * Rounds of reading cgroup.procs and killing what is new. A round finds something new only when a
+ * fork raced the previous one, so few are ever needed; the bound keeps a broken case from spinning.
+ */
 const KILL_ROUNDS = 100;
 
 /** What to do when the worker's cgroup is not its own to manage; ends the messages of setup failures. */
@@ -30,7 +33,7 @@ function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-export function errorCode(error: unknown): string | undefined {
+function errorCode(error: unknown): string | undefined {
   return (error as NodeJS.ErrnoException | null)?.code;
 }
 

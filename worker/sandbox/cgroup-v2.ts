@@ -159,29 +159,51 @@ class V2Tree implements CgroupTree {
   /**
    * Undoes the worker's move: the subtree stops passing the controllers on (the kernel refuses to
    * disable a controller in a parent while a child still enables it), the own cgroup stops enabling
-   * what open enabled (it must enable none to hold a process again), then the worker moves back.
+   * what open enabled (a cgroup with domain controllers enabled cannot hold a process), then the
+   * worker moves back. When it cannot, everything stays as open left it, so that a new tree opened
+   * by this process (below the leaf) is still delegated the controllers.
    */
   private async moveBack(): Promise<boolean> {
+    if (!this.mayDisableInOwn()) return false;
+    const subtreeControl = join(this.subtree, 'cgroup.subtree_control');
     try {
-      writeControl(join(this.subtree, 'cgroup.subtree_control'), this.layout.controllers.map((c) => `-${c}`).join(' '));
-      if (!this.disableInOwn()) return false;
+      writeControl(subtreeControl, this.layout.controllers.map((c) => `-${c}`).join(' '));
+    } catch {
+      return false;
+    }
+    const enabled = this.enabledInOwn;
+    try {
+      this.disableInOwn();
       await migrate(this.own, process.pid);
       return true;
     } catch {
+      // Best effort back to where open left it; a step the kernel refuses here changes nothing more.
+      try {
+        if (this.enabledInOwn.length === 0 && enabled.length > 0) {
+          writeControl(join(this.own, 'cgroup.subtree_control'), enabled.map((c) => `+${c}`).join(' '));
+          this.enabledInOwn = enabled;
+        }
+        writeControl(subtreeControl, this.layout.controllers.map((c) => `+${c}`).join(' '));
+      } catch {
+        // left as it is
+      }
       return false;
     }
   }
 
   /**
-   * Disables in the own cgroup the controllers open enabled there, unless another child cgroup has
-   * appeared beside the subtree: its owner may rely on them, and disabling would drop its limits.
+   * Whether the controllers open enabled in the own cgroup may be disabled: not when another child
+   * cgroup has appeared beside the subtree, whose owner may rely on them (disabling would drop its limits).
    */
-  private disableInOwn(): boolean {
-    if (this.enabledInOwn.length === 0) return true;
-    if (childCgroups(this.own).some((name) => name !== this.context.name)) return false;
+  private mayDisableInOwn(): boolean {
+    return this.enabledInOwn.length === 0 || childCgroups(this.own).every((name) => name === this.context.name);
+  }
+
+  /** Disables in the own cgroup the controllers open enabled there, when mayDisableInOwn allows. */
+  private disableInOwn(): void {
+    if (this.enabledInOwn.length === 0 || !this.mayDisableInOwn()) return;
     writeControl(join(this.own, 'cgroup.subtree_control'), this.enabledInOwn.map((c) => `-${c}`).join(' '));
     this.enabledInOwn = [];
-    return true;
   }
 }
 

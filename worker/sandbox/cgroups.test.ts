@@ -255,6 +255,7 @@ test('on v2 close leaves the worker in its leaf when another program has made a 
   await tree.close();
   assert.equal(read(root, `${V2_OWN}/cgroup.subtree_control`), '+memory +pids +cpu', 'their controllers stay enabled');
   assert.equal(read(root, `${V2_OWN}/${NAME}/worker/cgroup.procs`), String(process.pid), 'the worker stays in its leaf');
+  assert.equal(read(root, `${V2_OWN}/${NAME}/cgroup.subtree_control`), '+memory +pids +cpu', 'a tree opened later below the leaf still gets the controllers');
   assert.deepEqual(readdirSync(join(root, V2_OWN, NAME)).filter((name) => !name.includes('.')), ['worker'], 'the sandbox is gone');
 });
 

@@ -135,6 +135,8 @@ export function openCgroupTree(options: CgroupTreeOptions): CgroupTree {
 /**
  * Whether `pidbox-<pid>-<starttime>` names a worker that is gone: no such process, or one whose start
  * time differs (the pid was reused). Any other name is left alone: it may be another program's.
+ * The pid is one of this process's pid namespace, so workers whose trees are siblings must share
+ * one (they do when each container has a cgroup of its own).
  */
 export function isWorkerGone(root: string, name: string): boolean {
   const match = /^pidbox-(\d+)-(\d+)$/.exec(name);
