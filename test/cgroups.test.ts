@@ -173,7 +173,8 @@ test('the CPU time of a busy loop is measured, and agrees with what the kernel c
   const fields = readFileSync(`/proc/${fixture.pid}/stat`, 'latin1').split(') ')[1]!.split(' ');
   const processNanos = (Number(fields[11]) + Number(fields[12])) * 1e7; // utime + stime, in 100 Hz ticks
   assert.ok(cpuNanos <= wallNanos * 1.1 + 20e6, `one thread uses at most one CPU: ${cpuNanos} ns in ${wallNanos} ns`);
-  assert.ok(cpuNanos >= wallNanos * 0.3, `an unlimited busy loop runs most of the time: ${cpuNanos} ns in ${wallNanos} ns`);
+  // Generous: other programs on this machine may compete for its two CPUs.
+  assert.ok(cpuNanos >= wallNanos * 0.2, `an unlimited busy loop runs much of the time: ${cpuNanos} ns in ${wallNanos} ns`);
   assert.ok(Math.abs(cpuNanos - processNanos) < 60e6, `cpuacct ${cpuNanos} ns, /proc/PID/stat ${processNanos} ns`);
   await sandbox.remove();
 });
@@ -191,7 +192,7 @@ test('a 0.5-CPU limit holds a busy loop to about half a CPU', async (t) => {
   const before = performance.now();
   await waitUntil(() => sandbox.usage().cpuNanos - cpuBefore >= 500e6, 'the loop has used 500 ms more CPU');
   const cpus = (sandbox.usage().cpuNanos - cpuBefore) / ((performance.now() - before) * 1e6);
-  assert.ok(cpus > 0.3 && cpus < 0.7, `ran at ${cpus.toFixed(2)} CPU`);
+  assert.ok(cpus > 0.2 && cpus < 0.7, `ran at ${cpus.toFixed(2)} CPU`);
   await sandbox.remove();
 });
 
