@@ -1,11 +1,11 @@
-// `pidbox dev` (`npm start`): gateway and worker in one process, on a private redis-server when
-// REDIS_URL is unset. SIGINT/SIGTERM stops everything and leaves nothing running.
+// `pidbox dev` (`npm start`): gateway and worker in one process, on a private redis-server (with a
+// password of its own) when REDIS_URL is unset. SIGINT/SIGTERM stops everything and leaves nothing running.
 import { startTelemetry } from '../contracts/telemetry/telemetry.js';
 import { loadGatewayConfig } from '../gateway/gateway-config.js';
 import { startGateway, type GatewayHandle } from '../gateway/start-gateway.js';
 import { startEmbeddedRedis, type EmbeddedRedis } from '../queue/embedded-redis.js';
 import { ensureRedisServer } from '../queue/ensure-redis-server.js';
-import { redact } from '../queue/queue-config.js';
+import { redact } from '../queue/redis-url.js';
 import { FunctionRegistry } from '../contracts/functions/function-registry.js';
 import { loadWorkerConfig } from '../worker/queue/worker-config.js';
 import { startWorker, type WorkerHandle } from '../worker/queue/start-worker.js';
@@ -35,7 +35,7 @@ export async function runDev(env: NodeJS.ProcessEnv): Promise<number> {
     warnWithoutRoot(NAME);
     worker = await startWorker(workerConfig, telemetry);
     gateway = await startGateway(gatewayConfig, telemetry);
-    printBanner(gateway, gatewayConfig.apiKeys.length > 0, gatewayConfig.functionsDir, redis ? `${redis.url} (private, no persistence)` : redact(gatewayConfig.queue.redisUrl), workerConfig.concurrency, telemetry.tracing.enabled);
+    printBanner(gateway, gatewayConfig.apiKeys.length > 0, gatewayConfig.functionsDir, `${redact(gatewayConfig.queue.redisUrl)}${redis ? ' (private, no persistence)' : ''}`, workerConfig.concurrency, telemetry.tracing.enabled);
     await untilSignal(NAME);
     return 0;
   } finally {

@@ -1,11 +1,13 @@
 // What every process on the queue agrees on: where Redis is, the key prefix, how long records are
 // kept, and how callbacks are retried. Part of both the gateway's and the worker's config.
 import { invalidConfig, readInteger, readOptionalString, readString } from '../contracts/config-values.js';
+import { parseRedisUrl } from './redis-url.js';
 
 export interface QueueConfig {
   /**
    * Redis to use: `redis://[user:password@]host:port[/db]`, `rediss://…` (TLS), or a unix socket
-   * (`unix:///path/redis.sock` or `/path/redis.sock`). Env REDIS_URL. Default: `redis://127.0.0.1:6379`.
+   * (`unix:///path/redis.sock[?password=…&username=…&db=N]`, or the same without `unix://`); read by
+   * queue/redis-url.ts. Env REDIS_URL. Default: `redis://127.0.0.1:6379`.
    */
   redisUrl: string;
   /** True when REDIS_URL was set (`pidbox dev` starts its own Redis when it was not). */
@@ -29,7 +31,8 @@ const PREFIX = /^[A-Za-z0-9_.-]{1,64}$/;
 
 export function loadQueueConfig(env: NodeJS.ProcessEnv): QueueConfig {
   const url = readOptionalString(env, 'REDIS_URL');
-  if (url !== undefined) checkRedisUrl(url);
+  // Read now, so that a form it does not take stops the process at start.
+  if (url !== undefined) parseRedisUrl(url);
   const prefix = readString(env, 'PIDBOX_REDIS_PREFIX', 'pidbox');
   if (!PREFIX.test(prefix)) throw invalidConfig('PIDBOX_REDIS_PREFIX', `must be 1 to 64 letters, digits, "_", "." or "-", got "${prefix}"`);
   return {
@@ -42,22 +45,4 @@ export function loadQueueConfig(env: NodeJS.ProcessEnv): QueueConfig {
     callbackAttempts: readInteger(env, 'PIDBOX_CALLBACK_ATTEMPTS', 5, 1, 100),
     callbackBackoffMs: readInteger(env, 'PIDBOX_CALLBACK_BACKOFF_MS', 1000, 1),
   };
-}
-
-function checkRedisUrl(url: string): void {
-  if (url.startsWith('/') || url.startsWith('unix:///')) return;
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw invalidConfig('REDIS_URL', `"${redact(url)}" is not a URL; use redis://host:port, rediss://host:port or unix:///path/redis.sock`);
-  }
-  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
-    throw invalidConfig('REDIS_URL', `"${redact(url)}" must start with redis://, rediss:// or unix://`);
-  }
-}
-
-/** The URL without its password, for messages and logs. */
-export function redact(url: string): string {
-  return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
 }

@@ -39,6 +39,9 @@ test('an invalid value fails at start with a message that names the variable', (
     [{ PIDBOX_API_KEYS: 'short' }, /^PIDBOX_API_KEYS: every key must be at least 16 characters/],
     [{ REDIS_URL: 'http://redis:6379' }, /^REDIS_URL: "http:\/\/redis:6379" must start with redis:\/\/, rediss:\/\/ or unix:\/\//],
     [{ REDIS_URL: 'redis://user:secret@[bad' }, /^REDIS_URL: "redis:\/\/user:\*\*\*@\[bad" is not a URL/],
+    [{ REDIS_URL: 'redis://:secret@redis:6379?db=1' }, /^REDIS_URL: "redis:\/\/:\*\*\*@redis:6379\?db=1": /],
+    [{ REDIS_URL: 'unix:///run/redis.sock?db=one' }, /^REDIS_URL: .*the database must be a whole number/],
+    [{ REDIS_URL: 'unix://redis.sock' }, /^REDIS_URL: .*absolute path/],
     [{ PIDBOX_REDIS_PREFIX: 'a:b' }, /^PIDBOX_REDIS_PREFIX: /],
   ];
   for (const [env, message] of cases) {
@@ -51,6 +54,7 @@ test('an invalid value fails at start with a message that names the variable', (
   assert.throws(() => loadWorkerConfig({ PIDBOX_WORKER_CONCURRENCY: 'all' }), /^PidboxError: PIDBOX_WORKER_CONCURRENCY: /);
   assert.throws(() => loadWorkerConfig({ PIDBOX_LOCK_DURATION_MS: '10' }), /PIDBOX_LOCK_DURATION_MS: must be a whole number of at least 1000/);
   assert.equal(loadQueueConfig({ REDIS_URL: 'unix:///run/redis.sock' }).redisUrl, 'unix:///run/redis.sock');
+  assert.equal(loadQueueConfig({ REDIS_URL: 'unix:///run/redis.sock?password=pw&db=2' }).redisUrl, 'unix:///run/redis.sock?password=pw&db=2');
 });
 
 test("the README's configuration table lists every variable the configs read, with a default", () => {

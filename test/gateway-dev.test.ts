@@ -10,6 +10,8 @@ import type { InvocationRecord } from '../contracts/invocation-record.js';
 import { FIXTURES } from './support/pidbox-stack.js';
 import { startTestRedis } from './support/redis-server.js';
 import { findExecutable } from '../queue/embedded-redis.js';
+import { createRedisClient } from '../queue/redis-client.js';
+import { redact } from '../queue/redis-url.js';
 import { commandOf, isAlive, pidNamespaceOf, processesIn, stillRunning, waitFor } from './support/processes.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -48,16 +50,31 @@ function redisServerOn(socket: string): number | null {
   return null;
 }
 
+/** What a client without the password gets from the Redis on `socket`. */
+async function withoutPassword(socket: string): Promise<string> {
+  const client = createRedisClient(`unix://${socket}`, { name: 'test', mode: 'request', log: { error: () => {} } });
+  try {
+    return await client.ping();
+  } catch (error) {
+    return (error as Error).message;
+  } finally {
+    client.disconnect();
+  }
+}
+
 test('npm start serves the functions on a private Redis, prints a curl that works, and leaves nothing after SIGTERM', async () => {
   const dev = startDev('npm', ['start', '--silent'], { PORT: '0', PIDBOX_CACHE_DIR: CACHE });
   await waitFor('pidbox dev to be ready', () => dev.output().includes('Ctrl-C stops everything') || dev.child.exitCode !== null, 30_000);
   const output = dev.output();
   assert.match(output, /gateway +http:\/\/127\.0\.0\.1:\d+ \(open: PIDBOX_API_KEYS is not set/);
   assert.match(output, /functions +\S+functions: echo, hello/);
-  const socket = /redis +unix:\/\/(\S+redis\.sock) \(private, no persistence\)/.exec(output)?.[1];
+  // Its Redis has a password, hidden in what is printed.
+  const socket = /redis +unix:\/\/(\S+redis\.sock)\?password=\*\*\* \(private, no persistence\)/.exec(output)?.[1];
   assert.ok(socket, output);
   const redisPid = redisServerOn(socket);
   assert.ok(redisPid, 'the private redis-server runs');
+  assert.match(await withoutPassword(socket), /NOAUTH/);
+  assert.doesNotMatch(commandOf(redisPid), /requirepass|[0-9a-f]{64}/, 'the password is not in its command line');
 
   // Paste the printed curl, as a user would.
   const curl = /^ {2}(curl .*)$/m.exec(output)?.[1];
@@ -82,7 +99,7 @@ test('npm start serves the functions on a private Redis, prints a curl that work
 test('SIGINT stops pidbox dev, a sandbox still running past the grace period, and its Redis', async () => {
   const dev = startDev(process.execPath, [PIDBOX, 'dev'], { PORT: '0', PIDBOX_CACHE_DIR: CACHE, PIDBOX_FUNCTIONS_DIR: FIXTURES, PIDBOX_SHUTDOWN_GRACE_MS: '200' });
   await waitFor('pidbox dev to be ready', () => dev.output().includes('Ctrl-C stops everything') || dev.child.exitCode !== null, 30_000);
-  const socket = /redis +unix:\/\/(\S+redis\.sock)/.exec(dev.output())?.[1];
+  const socket = /redis +unix:\/\/(\S+redis\.sock)\?password=\*\*\*/.exec(dev.output())?.[1];
   assert.ok(socket, dev.output());
   const redisPid = redisServerOn(socket)!;
   const url = /(http:\/\/127\.0\.0\.1:\d+)/.exec(dev.output())![1]!;
@@ -109,7 +126,8 @@ test('with REDIS_URL set, pidbox dev uses that Redis and starts none of its own'
   try {
     const dev = startDev(process.execPath, [PIDBOX, 'dev'], { PORT: '0', REDIS_URL: redis.url, PIDBOX_CACHE_DIR: CACHE });
     await waitFor('pidbox dev to be ready', () => dev.output().includes('Ctrl-C stops everything') || dev.child.exitCode !== null, 30_000);
-    assert.match(dev.output(), new RegExp(`redis +${redis.url.replace(/[.]/g, '\\.')}\\n`));
+    assert.ok(dev.output().includes(`  redis      ${redact(redis.url)}\n`), dev.output());
+    assert.ok(!dev.output().includes(redis.url), 'the password is not printed');
     assert.doesNotMatch(dev.output(), /private, no persistence/);
     const url = /(http:\/\/127\.0\.0\.1:\d+)/.exec(dev.output())![1]!;
     const res = await fetch(`${url}/functions/echo`, { method: 'POST', body: 'through your Redis' });

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
-import { Redis } from 'ioredis';
 import type { BatchRecord, InvocationRecord } from '../contracts/invocation-record.js';
+import { createRedisClient } from '../queue/redis-client.js';
 import { SAMPLES, startStack, type Stack } from './support/pidbox-stack.js';
 import { startTestRedis } from './support/redis-server.js';
 import { processesIn, sandboxProcesses, stillRunning, waitFor } from './support/processes.js';
@@ -96,7 +96,7 @@ test('an exec function returns a binary body byte for byte through the queue', a
 });
 
 test('sync callers wait on one subscription per gateway, not one each', async () => {
-  const client = new Redis(stack.redis.url);
+  const client = createRedisClient(stack.redis.url, { name: 'test' });
   try {
     const calls = ['one', 'two', 'three'].map((body) => stack.fetch('/functions/slow-echo', { method: 'POST', body }));
     await new Promise((resolve) => setTimeout(resolve, 300));
