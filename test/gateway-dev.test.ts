@@ -3,6 +3,8 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -73,6 +75,7 @@ test('npm start serves the functions on a private Redis, prints a curl that work
   assert.ok(socket, output);
   const redisPid = redisServerOn(socket);
   assert.ok(redisPid, 'the private redis-server runs');
+  assert.match(output, /callbacks +public addresses and 127\.0\.0\.0\/8, ::1\/128 \(PIDBOX_CALLBACK_ALLOW_NETWORKS\)/);
   assert.match(await withoutPassword(socket), /NOAUTH/);
   assert.doesNotMatch(commandOf(redisPid), /requirepass|[0-9a-f]{64}/, 'the password is not in its command line');
 
@@ -86,6 +89,27 @@ test('npm start serves the functions on a private Redis, prints a curl that work
   const res = await fetch(`${url}/functions/hello`, { method: 'POST', body: 'again' });
   const record = (await (await fetch(`${url}/invocations/${res.headers.get('x-invocation-id')}`)).json()) as InvocationRecord;
   assert.equal(record.status, 'succeeded');
+
+  // Callbacks reach loopback under pidbox dev: a receiver on this machine gets the record.
+  const received: string[] = [];
+  const receiver = createServer((req, reply) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    req.on('end', () => {
+      received.push(body);
+      reply.end();
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  try {
+    const hook = `http://localhost:${(receiver.address() as AddressInfo).port}/hook`;
+    const accepted = await fetch(`${url}/functions/hello/invocations`, { method: 'POST', body: 'hooked', headers: { 'x-callback-url': hook } });
+    assert.equal(accepted.status, 202);
+    await waitFor('the callback', () => received.length > 0, 20_000);
+    assert.equal((JSON.parse(received[0]!) as InvocationRecord).status, 'succeeded');
+  } finally {
+    receiver.close();
+  }
 
   dev.child.kill('SIGTERM');
   assert.equal(await dev.exited, 0);

@@ -13,7 +13,8 @@ const MAX_BODY = 64 * 1024;
 let stack: Stack;
 
 before(async () => {
-  stack = await startStack({ env: { PIDBOX_WORKER_CONCURRENCY: '2', PIDBOX_MAX_BODY_BYTES: String(MAX_BODY) } });
+  // The callback receivers of these tests listen on loopback.
+  stack = await startStack({ env: { PIDBOX_WORKER_CONCURRENCY: '2', PIDBOX_MAX_BODY_BYTES: String(MAX_BODY), PIDBOX_CALLBACK_ALLOW_NETWORKS: '127.0.0.0/8' } });
 });
 after(() => stack?.stop());
 
@@ -460,8 +461,8 @@ test('unknown invocations, batches and routes are 404, and a bad X-Callback-Url 
     ['/batches/does-not-exist', {}, 404, 'BATCH_NOT_FOUND'],
     ['/batches/x?limit=0', {}, 400, 'INVALID_REQUEST'],
     ['/nowhere', {}, 404, 'NOT_FOUND'],
-    ['/functions/slow-echo/invocations', { method: 'POST', headers: { 'x-callback-url': 'file:///etc/passwd' } }, 400, 'INVALID_REQUEST'],
-    ['/functions/slow-echo/invocations', { method: 'POST', headers: { 'x-callback-url': 'not a url' } }, 400, 'INVALID_REQUEST'],
+    ['/functions/slow-echo/invocations', { method: 'POST', headers: { 'x-callback-url': 'file:///etc/passwd' } }, 400, 'INVALID_CALLBACK_URL'],
+    ['/functions/slow-echo/invocations', { method: 'POST', headers: { 'x-callback-url': 'not a url' } }, 400, 'INVALID_CALLBACK_URL'],
   ];
   for (const [path, init, status, code] of cases) {
     const res = await stack.fetch(path, init);
