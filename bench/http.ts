@@ -11,7 +11,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Queue, QueueEvents, Worker } from 'bullmq';
-import { Redis } from 'ioredis';
 import type { InvocationRecord } from '../contracts/invocation-record.js';
 import { quietTelemetry, type Telemetry } from '../contracts/telemetry/telemetry.js';
 import { createLogger } from '../contracts/telemetry/logger.js';
@@ -20,6 +19,7 @@ import { loadTracingConfig, startTracing } from '../contracts/telemetry/tracing.
 import { loadGatewayConfig } from '../gateway/gateway-config.js';
 import { startGateway } from '../gateway/start-gateway.js';
 import { startEmbeddedRedis } from '../queue/embedded-redis.js';
+import { createRedisClient } from '../queue/redis-client.js';
 import { loadWorkerConfig } from '../worker/queue/worker-config.js';
 import { startWorker } from '../worker/queue/start-worker.js';
 
@@ -137,7 +137,7 @@ async function main(): Promise<void> {
     const pidbox16 = await measure(16, RUNS_16, invoke);
 
     // The same Redis, a queue of its own, a processor that does nothing.
-    const connection = new Redis(redis.url.slice('unix://'.length), { maxRetriesPerRequest: null });
+    const connection = createRedisClient(redis.url, { name: 'pidbox-bench' });
     const queue = new Queue('bench-raw', { connection, prefix: 'bench' });
     queue.setMaxListeners(64); // one waitUntilFinished listener per request in flight
     const rawWorker = new Worker('bench-raw', async () => 'ok', { connection, prefix: 'bench', concurrency: cores });

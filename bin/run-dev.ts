@@ -1,11 +1,14 @@
-// `pidbox dev` (`npm start`): gateway and worker in one process, on a private redis-server when
-// REDIS_URL is unset. SIGINT/SIGTERM stops everything and leaves nothing running.
+// `pidbox dev` (`npm start`): gateway and worker in one process, on a private redis-server (with a
+// password of its own) when REDIS_URL is unset; callbacks may reach loopback, where local receivers
+// listen. SIGINT/SIGTERM stops everything and leaves nothing running.
 import { startTelemetry } from '../contracts/telemetry/telemetry.js';
 import { loadGatewayConfig } from '../gateway/gateway-config.js';
 import { startGateway, type GatewayHandle } from '../gateway/start-gateway.js';
 import { startEmbeddedRedis, type EmbeddedRedis } from '../queue/embedded-redis.js';
 import { ensureRedisServer } from '../queue/ensure-redis-server.js';
-import { redact } from '../queue/queue-config.js';
+import { LOOPBACK_NETWORKS } from '../queue/queue-config.js';
+import { formatNetwork } from '../contracts/callbacks/callback-address.js';
+import { redact } from '../queue/redis-url.js';
 import { FunctionRegistry } from '../contracts/functions/function-registry.js';
 import { loadWorkerConfig } from '../worker/queue/worker-config.js';
 import { startWorker, type WorkerHandle } from '../worker/queue/start-worker.js';
@@ -15,8 +18,8 @@ import { untilSignal } from './until-signal.js';
 const NAME = 'pidbox dev';
 
 export async function runDev(env: NodeJS.ProcessEnv): Promise<number> {
-  const gatewayConfig = loadGatewayConfig(env, { host: '127.0.0.1' });
-  const workerConfig = loadWorkerConfig(env);
+  const gatewayConfig = loadGatewayConfig(env, { host: '127.0.0.1', callbackAllowNetworks: LOOPBACK_NETWORKS });
+  const workerConfig = loadWorkerConfig(env, process.cwd(), { callbackAllowNetworks: LOOPBACK_NETWORKS });
   // One process, one set of telemetry: the gateway's /metrics shows the worker's figures too.
   const telemetry = await startTelemetry(env, 'dev');
   let redis: EmbeddedRedis | null = null;
@@ -35,7 +38,14 @@ export async function runDev(env: NodeJS.ProcessEnv): Promise<number> {
     warnWithoutRoot(NAME);
     worker = await startWorker(workerConfig, telemetry);
     gateway = await startGateway(gatewayConfig, telemetry);
-    printBanner(gateway, gatewayConfig.apiKeys.length > 0, gatewayConfig.functionsDir, redis ? `${redis.url} (private, no persistence)` : redact(gatewayConfig.queue.redisUrl), workerConfig.concurrency, telemetry.tracing.enabled);
+    printBanner(gateway, {
+      keyed: gatewayConfig.apiKeys.length > 0,
+      functionsDir: gatewayConfig.functionsDir,
+      redis: `${redact(gatewayConfig.queue.redisUrl)}${redis ? ' (private, no persistence)' : ''}`,
+      concurrency: workerConfig.concurrency,
+      callbackNetworks: workerConfig.queue.callbackAllowNetworks.map(formatNetwork),
+      tracing: telemetry.tracing.enabled,
+    });
     await untilSignal(NAME);
     return 0;
   } finally {
@@ -45,7 +55,17 @@ export async function runDev(env: NodeJS.ProcessEnv): Promise<number> {
   }
 }
 
-function printBanner(gateway: GatewayHandle, keyed: boolean, functionsDir: string, redis: string, concurrency: number, tracing: boolean): void {
+interface BannerFacts {
+  keyed: boolean;
+  functionsDir: string;
+  /** Redacted. */
+  redis: string;
+  concurrency: number;
+  callbackNetworks: string[];
+  tracing: boolean;
+}
+
+function printBanner(gateway: GatewayHandle, { keyed, functionsDir, redis, concurrency, callbackNetworks, tracing }: BannerFacts): void {
   const { functions, problems } = new FunctionRegistry(functionsDir).list();
   const names = functions.map((f) => f.name);
   const example = names.includes('hello') ? 'hello' : (names[0] ?? 'hello');
@@ -58,6 +78,7 @@ function printBanner(gateway: GatewayHandle, keyed: boolean, functionsDir: strin
     `  worker     up to ${concurrency} invocations at once, each in a fresh PID namespace`,
     `  gateway    ${gateway.url} ${keyed ? '(API key required)' : '(open: PIDBOX_API_KEYS is not set, so no key is asked for)'}`,
     `  metrics    ${gateway.url}/metrics`,
+    `  callbacks  public addresses${callbackNetworks.length > 0 ? ` and ${callbackNetworks.join(', ')}` : ' only'} (PIDBOX_CALLBACK_ALLOW_NETWORKS)`,
     `  tracing    ${tracing ? 'on: spans go to the OTLP endpoint' : 'off (set OTEL_EXPORTER_OTLP_ENDPOINT to export traces)'}`,
     '',
     'Try it:',

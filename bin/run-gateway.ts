@@ -2,7 +2,7 @@
 import { loadGatewayConfig } from '../gateway/gateway-config.js';
 import { startGateway } from '../gateway/start-gateway.js';
 import { startTelemetry } from '../contracts/telemetry/telemetry.js';
-import { redact } from '../queue/queue-config.js';
+import { redact } from '../queue/redis-url.js';
 import { untilSignal } from './until-signal.js';
 
 export async function runGateway(env: NodeJS.ProcessEnv): Promise<number> {

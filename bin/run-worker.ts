@@ -1,7 +1,7 @@
 // `pidbox worker`: runs invocations from the queue, each in a fresh sandbox. As many as you like,
 // on as many hosts; each needs root (or CAP_SYS_ADMIN) for the namespaces.
 import { startTelemetry } from '../contracts/telemetry/telemetry.js';
-import { redact } from '../queue/queue-config.js';
+import { redact } from '../queue/redis-url.js';
 import { startMetricsServer } from '../worker/metrics-server.js';
 import { loadWorkerConfig } from '../worker/queue/worker-config.js';
 import { startWorker } from '../worker/queue/start-worker.js';

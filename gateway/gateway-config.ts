@@ -1,7 +1,7 @@
 // `pidbox gateway`'s settings: a pure function of the environment (README, "Configuration").
 import { resolve } from 'node:path';
 import { invalidConfig, readInteger, readList, readString } from '../contracts/config-values.js';
-import { loadQueueConfig, type QueueConfig } from '../queue/queue-config.js';
+import { loadQueueConfig, type QueueConfig, type QueueDefaults } from '../queue/queue-config.js';
 
 export interface GatewayConfig {
   queue: QueueConfig;
@@ -29,13 +29,14 @@ export interface GatewayConfig {
   retryBackoffMs: number;
 }
 
-export function loadGatewayConfig(env: NodeJS.ProcessEnv, defaults: { host?: string } = {}, cwd = process.cwd()): GatewayConfig {
+/** `defaults`: what differs under `pidbox dev` (the host, the networks callbacks may reach). */
+export function loadGatewayConfig(env: NodeJS.ProcessEnv, defaults: { host?: string } & QueueDefaults = {}, cwd = process.cwd()): GatewayConfig {
   const apiKeys = readList(env, 'PIDBOX_API_KEYS');
   for (const key of apiKeys) {
     if (key.length < 16 || /\s/.test(key)) throw invalidConfig('PIDBOX_API_KEYS', 'every key must be at least 16 characters, without spaces');
   }
   return {
-    queue: loadQueueConfig(env),
+    queue: loadQueueConfig(env, defaults),
     functionsDir: resolve(cwd, readString(env, 'PIDBOX_FUNCTIONS_DIR', './functions')),
     port: readInteger(env, 'PORT', 8080, 0, 65535),
     host: readString(env, 'PIDBOX_HOST', defaults.host ?? '0.0.0.0'),

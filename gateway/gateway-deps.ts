@@ -1,5 +1,6 @@
 // What the gateway's routes are given: built once by startGateway, passed explicitly.
 import type { Redis } from 'ioredis';
+import type { CallbackFormat } from '../contracts/job.js';
 import type { LogStore } from '../queue/log-store.js';
 import type { FunctionRegistry } from '../contracts/functions/function-registry.js';
 import type { EnqueueDeps } from './enqueue-invocation.js';
@@ -19,5 +20,8 @@ export interface GatewayDeps extends EnqueueDeps {
   state: { closing: boolean };
 }
 
-/** Variables the routes keep on the request's context: the invocation's id, and why the request failed (`error.type` on its span). */
-export type GatewayEnv = { Variables: { invocationId: string; errorType: string } };
+/**
+ * Variables the routes keep on the request's context: the invocation's id, why the request failed
+ * (`error.type` on its span), and the X-Callback-Url once checked (unset without one).
+ */
+export type GatewayEnv = { Variables: { invocationId: string; errorType: string; callback: { url: string; format: CallbackFormat } } };

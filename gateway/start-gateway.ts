@@ -9,7 +9,7 @@ import { openQueues } from '../queue/invocation-queues.js';
 import { InvocationStore } from '../queue/invocation-store.js';
 import { LogStore } from '../queue/log-store.js';
 import { closeRedisClient, createRedisClient } from '../queue/redis-client.js';
-import { redact } from '../queue/queue-config.js';
+import { redact } from '../queue/redis-url.js';
 import { redisKeys } from '../queue/redis-keys.js';
 import { FunctionRegistry } from '../contracts/functions/function-registry.js';
 import { quietTelemetry, type Telemetry } from '../contracts/telemetry/telemetry.js';

@@ -1,6 +1,7 @@
 // A private redis-server for `pidbox dev`, the tests and the benchmark: a temporary directory, a
-// unix socket or a free port on 127.0.0.1, no persistence, and gone with its parent.
+// unix socket or a free port on 127.0.0.1, a random password, no persistence, and gone with its parent.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -16,7 +17,10 @@ export interface EmbeddedRedisOptions {
 }
 
 export interface EmbeddedRedis {
-  /** What to give REDIS_URL: `unix:///tmp/pidbox-redis-…/redis.sock` or `redis://127.0.0.1:PORT`. */
+  /**
+   * What to give REDIS_URL, with the password: `unix:///tmp/pidbox-redis-…/redis.sock?password=…`
+   * or `redis://:…@127.0.0.1:PORT`. Show it with `redact()` (queue/redis-url.ts).
+   */
   readonly url: string;
   readonly pid: number;
   /** The temporary directory (socket, and nothing else: persistence is off). */
@@ -54,7 +58,13 @@ async function startOnce(command: string, options: EmbeddedRedisOptions): Promis
   const unix = (options.listen ?? 'unix') === 'unix';
   const port = unix ? 0 : await freePort();
   const socket = join(dir, 'redis.sock');
+  // A new password each start: a function's sandbox, or anyone else on the machine who reaches the
+  // port, gets NOAUTH. 32 random bytes, as hex so that it needs no escaping in a URL.
+  const password = randomBytes(32).toString('hex');
+  // `-` reads the rest of the configuration from stdin: the password never shows in argv
+  // (/proc/PID/cmdline is readable by every user on the machine).
   const args = [
+    '-',
     '--port', String(port), '--bind', '127.0.0.1',
     ...(unix ? ['--unixsocket', socket, '--unixsocketperm', '700'] : []),
     '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no', '--logfile', '',
@@ -63,9 +73,12 @@ async function startOnce(command: string, options: EmbeddedRedisOptions): Promis
   // PR_SET_PDEATHSIG): an embedded Redis never outlives its owner.
   const setpriv = findExecutable('setpriv');
   const child = setpriv
-    ? spawn(setpriv, ['--pdeathsig', 'KILL', '--', command, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-    : spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const url = unix ? `unix://${socket}` : `redis://127.0.0.1:${port}`;
+    ? spawn(setpriv, ['--pdeathsig', 'KILL', '--', command, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
+    : spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  // A redis-server that exits before it reads stdin must not become an EPIPE thrown here.
+  child.stdin!.on('error', () => {});
+  child.stdin!.end(`requirepass ${password}\n`);
+  const url = unix ? `unix://${socket}?password=${password}` : `redis://:${password}@127.0.0.1:${port}`;
   try {
     await untilReady(child, options.startTimeoutMs ?? 10_000);
   } catch (error) {

@@ -1,11 +1,15 @@
 // What every process on the queue agrees on: where Redis is, the key prefix, how long records are
-// kept, and how callbacks are retried. Part of both the gateway's and the worker's config.
+// kept, how callbacks are retried and which networks they may reach. Part of both the gateway's and
+// the worker's config.
+import { parseNetwork, type Network } from '../contracts/callbacks/callback-address.js';
 import { invalidConfig, readInteger, readOptionalString, readString } from '../contracts/config-values.js';
+import { parseRedisUrl } from './redis-url.js';
 
 export interface QueueConfig {
   /**
    * Redis to use: `redis://[user:password@]host:port[/db]`, `rediss://…` (TLS), or a unix socket
-   * (`unix:///path/redis.sock` or `/path/redis.sock`). Env REDIS_URL. Default: `redis://127.0.0.1:6379`.
+   * (`unix:///path/redis.sock[?password=…&username=…&db=N]`, or the same without `unix://`); read by
+   * queue/redis-url.ts. Env REDIS_URL. Default: `redis://127.0.0.1:6379`.
    */
   redisUrl: string;
   /** True when REDIS_URL was set (`pidbox dev` starts its own Redis when it was not). */
@@ -22,14 +26,30 @@ export interface QueueConfig {
   callbackAttempts: number;
   /** First delay between deliveries of a callback, doubled each time. Env PIDBOX_CALLBACK_BACKOFF_MS. Default: 1000. */
   callbackBackoffMs: number;
+  /**
+   * Networks that callbacks may reach although they are not public (loopback, private, link-local,
+   * …): checked by the gateway when it accepts an X-Callback-Url and by the worker when it connects.
+   * Env PIDBOX_CALLBACK_ALLOW_NETWORKS (comma-separated CIDRs, IPv4 or IPv6). Default: none
+   * (`pidbox dev`: loopback, `127.0.0.0/8,::1/128`).
+   */
+  callbackAllowNetworks: Network[];
+}
+
+/** Defaults that differ by command (`pidbox dev` lets callbacks reach loopback). */
+export interface QueueDefaults {
+  /** PIDBOX_CALLBACK_ALLOW_NETWORKS when it is unset. Default: none. */
+  callbackAllowNetworks?: string;
 }
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+/** What `pidbox dev` lets callbacks reach: receivers on the same machine. */
+export const LOOPBACK_NETWORKS = '127.0.0.0/8,::1/128';
 const PREFIX = /^[A-Za-z0-9_.-]{1,64}$/;
 
-export function loadQueueConfig(env: NodeJS.ProcessEnv): QueueConfig {
+export function loadQueueConfig(env: NodeJS.ProcessEnv, defaults: QueueDefaults = {}): QueueConfig {
   const url = readOptionalString(env, 'REDIS_URL');
-  if (url !== undefined) checkRedisUrl(url);
+  // Read now, so that a form it does not take stops the process at start.
+  if (url !== undefined) parseRedisUrl(url);
   const prefix = readString(env, 'PIDBOX_REDIS_PREFIX', 'pidbox');
   if (!PREFIX.test(prefix)) throw invalidConfig('PIDBOX_REDIS_PREFIX', `must be 1 to 64 letters, digits, "_", "." or "-", got "${prefix}"`);
   return {
@@ -41,23 +61,16 @@ export function loadQueueConfig(env: NodeJS.ProcessEnv): QueueConfig {
     keepPendingSeconds: readInteger(env, 'PIDBOX_KEEP_PENDING_SECONDS', 604_800, 60),
     callbackAttempts: readInteger(env, 'PIDBOX_CALLBACK_ATTEMPTS', 5, 1, 100),
     callbackBackoffMs: readInteger(env, 'PIDBOX_CALLBACK_BACKOFF_MS', 1000, 1),
+    callbackAllowNetworks: readNetworks(env, 'PIDBOX_CALLBACK_ALLOW_NETWORKS', defaults.callbackAllowNetworks ?? ''),
   };
 }
 
-function checkRedisUrl(url: string): void {
-  if (url.startsWith('/') || url.startsWith('unix:///')) return;
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw invalidConfig('REDIS_URL', `"${redact(url)}" is not a URL; use redis://host:port, rediss://host:port or unix:///path/redis.sock`);
-  }
-  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
-    throw invalidConfig('REDIS_URL', `"${redact(url)}" must start with redis://, rediss:// or unix://`);
-  }
-}
-
-/** The URL without its password, for messages and logs. */
-export function redact(url: string): string {
-  return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+/** A comma-separated list of CIDRs (or single addresses). */
+function readNetworks(env: NodeJS.ProcessEnv, name: string, fallback: string): Network[] {
+  const entries = readString(env, name, fallback).split(',').map((s) => s.trim()).filter((s) => s !== '');
+  return entries.map((entry) => {
+    const network = parseNetwork(entry);
+    if (!network) throw invalidConfig(name, `"${entry}" is not a network: write CIDRs such as 10.0.0.0/8 or fd00::/8, comma-separated`);
+    return network;
+  });
 }

@@ -2,7 +2,7 @@
 // apart), a retry policy that fits its use, and an error listener (ioredis prints unhandled errors).
 import { Redis } from 'ioredis';
 import type { Logger } from '../contracts/telemetry/logger.js';
-import { redact } from './queue-config.js';
+import { parseRedisUrl, redact } from './redis-url.js';
 
 export interface RedisClientOptions {
   /** Shown by CLIENT LIST, e.g. `pidbox-gateway`. */
@@ -20,10 +20,11 @@ export interface RedisClientOptions {
   log?: Pick<Logger, 'error'>;
 }
 
+/** `url`: a REDIS_URL (queue/redis-url.ts), credentials and all; BullMQ's workers share these clients. */
 export function createRedisClient(url: string, options: RedisClientOptions): Redis {
-  const target = url.startsWith('unix://') ? url.slice('unix://'.length) : url;
   const request = options.mode === 'request';
-  const client = new Redis(target, {
+  const client = new Redis({
+    ...parseRedisUrl(url),
     connectionName: options.name,
     maxRetriesPerRequest: request ? 2 : null,
     ...(request ? { commandTimeout: options.commandTimeoutMs ?? 5000 } : {}),

@@ -9,6 +9,8 @@ import { findExecutable } from '../queue/embedded-redis.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const run = promisify(execFile);
+/** What compose.yaml is run with: it refuses to start without REDIS_PASSWORD. */
+const PASSWORD = 'b3c1d2e0f9a8'.repeat(4);
 
 interface Service {
   image?: string;
@@ -25,16 +27,20 @@ interface Service {
 
 let normalized: Promise<{ services: Record<string, Service> }> | null = null;
 
-/** compose.yaml as docker-compose reads it (read once for the file). */
+/** compose.yaml as docker-compose reads it with REDIS_PASSWORD set (read once for the file). */
 function normalizedCompose(): Promise<{ services: Record<string, Service> }> {
   normalized ??= readCompose();
   return normalized;
 }
 
-async function readCompose(): Promise<{ services: Record<string, Service> }> {
+function dockerCompose(): string {
   const compose = findExecutable('docker-compose');
   assert.ok(compose, "docker-compose is not installed (Debian's docker-compose package; .ci/run installs it)");
-  const { stdout } = await run(compose, ['-f', 'compose.yaml', 'config'], { cwd: ROOT, env: { PATH: process.env.PATH ?? '' } });
+  return compose;
+}
+
+async function readCompose(): Promise<{ services: Record<string, Service> }> {
+  const { stdout } = await run(dockerCompose(), ['-f', 'compose.yaml', 'config'], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', REDIS_PASSWORD: PASSWORD } });
   // docker-compose is Python with PyYAML: the same YAML reader turns its output into JSON.
   const json = await new Promise<string>((resolve, reject) => {
     const child = execFile('python3', ['-c', 'import json, sys, yaml; print(json.dumps(yaml.safe_load(sys.stdin)))'], (error, out) => (error ? reject(error) : resolve(out)));
@@ -52,9 +58,25 @@ test('compose.yaml is valid for docker-compose and has Redis, the gateway, worke
 
   const gateway = services.gateway!;
   assert.deepEqual(gateway.command, ['gateway']);
-  assert.equal(gateway.environment?.REDIS_URL, 'redis://redis:6379');
   assert.deepEqual(gateway.ports, [{ published: 8080, target: 8080 }]);
   assert.equal(gateway.depends_on?.redis?.condition, 'service_healthy');
+});
+
+test('compose.yaml makes Redis require REDIS_PASSWORD, gives it to gateway and workers, and will not start without it', async () => {
+  const { services } = await normalizedCompose();
+  const command = services.redis!.command ?? [];
+  assert.equal(command[command.indexOf('--requirepass') + 1], PASSWORD);
+  // The health check's redis-cli authenticates too, or Redis would never be healthy.
+  assert.equal(services.redis!.environment?.REDISCLI_AUTH, PASSWORD);
+  for (const name of ['gateway', 'worker']) assert.equal(services[name]!.environment?.REDIS_URL, `redis://:${PASSWORD}@redis:6379`, name);
+
+  await assert.rejects(
+    run(dockerCompose(), ['-f', 'compose.yaml', 'config'], { cwd: ROOT, env: { PATH: process.env.PATH ?? '' } }),
+    (error: Error & { stderr?: string }) => {
+      assert.match(error.stderr ?? '', /set REDIS_PASSWORD/);
+      return true;
+    },
+  );
 });
 
 test('compose.yaml gives workers exactly the capabilities namespaces need, not privileged, and replicas', async () => {

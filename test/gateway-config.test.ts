@@ -6,7 +6,7 @@ import { availableParallelism } from 'node:os';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { loadGatewayConfig } from '../gateway/gateway-config.js';
-import { loadQueueConfig } from '../queue/queue-config.js';
+import { LOOPBACK_NETWORKS, loadQueueConfig } from '../queue/queue-config.js';
 import { loadWorkerConfig } from '../worker/queue/worker-config.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -28,6 +28,25 @@ test('an empty environment gives every default', () => {
   assert.equal(worker.cacheDir, '/srv/.pidbox-cache');
   assert.equal(worker.shutdownGraceMs, 10_000);
   assert.equal(worker.lockDurationMs, 30_000);
+  assert.deepEqual(gateway.queue.callbackAllowNetworks, []);
+  assert.deepEqual(worker.queue.callbackAllowNetworks, []);
+});
+
+test('PIDBOX_CALLBACK_ALLOW_NETWORKS is read by gateway and worker alike; pidbox dev defaults it to loopback', () => {
+  const env = { PIDBOX_CALLBACK_ALLOW_NETWORKS: '10.20.0.0/16, fd00::/8,192.168.1.5' };
+  const expected = [
+    { address: '10.20.0.0', prefix: 16, family: 'ipv4' },
+    { address: 'fd00::', prefix: 8, family: 'ipv6' },
+    { address: '192.168.1.5', prefix: 32, family: 'ipv4' },
+  ];
+  assert.deepEqual(loadGatewayConfig(env).queue.callbackAllowNetworks, expected);
+  assert.deepEqual(loadWorkerConfig(env).queue.callbackAllowNetworks, expected);
+  const dev = { callbackAllowNetworks: LOOPBACK_NETWORKS };
+  const loopback = [{ address: '127.0.0.0', prefix: 8, family: 'ipv4' }, { address: '::1', prefix: 128, family: 'ipv6' }];
+  assert.deepEqual(loadGatewayConfig({}, dev).queue.callbackAllowNetworks, loopback);
+  assert.deepEqual(loadWorkerConfig({}, '/srv', dev).queue.callbackAllowNetworks, loopback);
+  // Set, it wins over the default.
+  assert.deepEqual(loadWorkerConfig(env, '/srv', dev).queue.callbackAllowNetworks, expected);
 });
 
 test('an invalid value fails at start with a message that names the variable', () => {
@@ -39,7 +58,12 @@ test('an invalid value fails at start with a message that names the variable', (
     [{ PIDBOX_API_KEYS: 'short' }, /^PIDBOX_API_KEYS: every key must be at least 16 characters/],
     [{ REDIS_URL: 'http://redis:6379' }, /^REDIS_URL: "http:\/\/redis:6379" must start with redis:\/\/, rediss:\/\/ or unix:\/\//],
     [{ REDIS_URL: 'redis://user:secret@[bad' }, /^REDIS_URL: "redis:\/\/user:\*\*\*@\[bad" is not a URL/],
+    [{ REDIS_URL: 'redis://:secret@redis:6379?db=1' }, /^REDIS_URL: "redis:\/\/:\*\*\*@redis:6379\?db=1": /],
+    [{ REDIS_URL: 'unix:///run/redis.sock?db=one' }, /^REDIS_URL: .*the database must be a whole number/],
+    [{ REDIS_URL: 'unix://redis.sock' }, /^REDIS_URL: .*absolute path/],
     [{ PIDBOX_REDIS_PREFIX: 'a:b' }, /^PIDBOX_REDIS_PREFIX: /],
+    [{ PIDBOX_CALLBACK_ALLOW_NETWORKS: '10.0.0.0/8,intranet' }, /^PIDBOX_CALLBACK_ALLOW_NETWORKS: "intranet" is not a network: write CIDRs such as 10\.0\.0\.0\/8/],
+    [{ PIDBOX_CALLBACK_ALLOW_NETWORKS: '10.0.0.0/33' }, /^PIDBOX_CALLBACK_ALLOW_NETWORKS: "10\.0\.0\.0\/33" is not a network/],
   ];
   for (const [env, message] of cases) {
     assert.throws(() => loadGatewayConfig(env), (error: Error & { code?: string }) => {
@@ -50,7 +74,9 @@ test('an invalid value fails at start with a message that names the variable', (
   }
   assert.throws(() => loadWorkerConfig({ PIDBOX_WORKER_CONCURRENCY: 'all' }), /^PidboxError: PIDBOX_WORKER_CONCURRENCY: /);
   assert.throws(() => loadWorkerConfig({ PIDBOX_LOCK_DURATION_MS: '10' }), /PIDBOX_LOCK_DURATION_MS: must be a whole number of at least 1000/);
+  assert.throws(() => loadWorkerConfig({ PIDBOX_CALLBACK_ALLOW_NETWORKS: '::1/200' }), /^PidboxError: PIDBOX_CALLBACK_ALLOW_NETWORKS: /);
   assert.equal(loadQueueConfig({ REDIS_URL: 'unix:///run/redis.sock' }).redisUrl, 'unix:///run/redis.sock');
+  assert.equal(loadQueueConfig({ REDIS_URL: 'unix:///run/redis.sock?password=pw&db=2' }).redisUrl, 'unix:///run/redis.sock?password=pw&db=2');
 });
 
 test("the README's configuration table lists every variable the configs read, with a default", () => {

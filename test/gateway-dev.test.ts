@@ -3,6 +3,8 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +12,8 @@ import type { InvocationRecord } from '../contracts/invocation-record.js';
 import { FIXTURES } from './support/pidbox-stack.js';
 import { startTestRedis } from './support/redis-server.js';
 import { findExecutable } from '../queue/embedded-redis.js';
+import { createRedisClient } from '../queue/redis-client.js';
+import { redact } from '../queue/redis-url.js';
 import { commandOf, isAlive, pidNamespaceOf, processesIn, stillRunning, waitFor } from './support/processes.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -48,16 +52,32 @@ function redisServerOn(socket: string): number | null {
   return null;
 }
 
+/** What a client without the password gets from the Redis on `socket`. */
+async function withoutPassword(socket: string): Promise<string> {
+  const client = createRedisClient(`unix://${socket}`, { name: 'test', mode: 'request', log: { error: () => {} } });
+  try {
+    return await client.ping();
+  } catch (error) {
+    return (error as Error).message;
+  } finally {
+    client.disconnect();
+  }
+}
+
 test('npm start serves the functions on a private Redis, prints a curl that works, and leaves nothing after SIGTERM', async () => {
   const dev = startDev('npm', ['start', '--silent'], { PORT: '0', PIDBOX_CACHE_DIR: CACHE });
   await waitFor('pidbox dev to be ready', () => dev.output().includes('Ctrl-C stops everything') || dev.child.exitCode !== null, 30_000);
   const output = dev.output();
   assert.match(output, /gateway +http:\/\/127\.0\.0\.1:\d+ \(open: PIDBOX_API_KEYS is not set/);
   assert.match(output, /functions +\S+functions: echo, hello/);
-  const socket = /redis +unix:\/\/(\S+redis\.sock) \(private, no persistence\)/.exec(output)?.[1];
+  // Its Redis has a password, hidden in what is printed.
+  const socket = /redis +unix:\/\/(\S+redis\.sock)\?password=\*\*\* \(private, no persistence\)/.exec(output)?.[1];
   assert.ok(socket, output);
   const redisPid = redisServerOn(socket);
   assert.ok(redisPid, 'the private redis-server runs');
+  assert.match(output, /callbacks +public addresses and 127\.0\.0\.0\/8, ::1\/128 \(PIDBOX_CALLBACK_ALLOW_NETWORKS\)/);
+  assert.match(await withoutPassword(socket), /NOAUTH/);
+  assert.doesNotMatch(commandOf(redisPid), /requirepass|[0-9a-f]{64}/, 'the password is not in its command line');
 
   // Paste the printed curl, as a user would.
   const curl = /^ {2}(curl .*)$/m.exec(output)?.[1];
@@ -69,6 +89,27 @@ test('npm start serves the functions on a private Redis, prints a curl that work
   const res = await fetch(`${url}/functions/hello`, { method: 'POST', body: 'again' });
   const record = (await (await fetch(`${url}/invocations/${res.headers.get('x-invocation-id')}`)).json()) as InvocationRecord;
   assert.equal(record.status, 'succeeded');
+
+  // Callbacks reach loopback under pidbox dev: a receiver on this machine gets the record.
+  const received: string[] = [];
+  const receiver = createServer((req, reply) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    req.on('end', () => {
+      received.push(body);
+      reply.end();
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  try {
+    const hook = `http://localhost:${(receiver.address() as AddressInfo).port}/hook`;
+    const accepted = await fetch(`${url}/functions/hello/invocations`, { method: 'POST', body: 'hooked', headers: { 'x-callback-url': hook } });
+    assert.equal(accepted.status, 202);
+    await waitFor('the callback', () => received.length > 0, 20_000);
+    assert.equal((JSON.parse(received[0]!) as InvocationRecord).status, 'succeeded');
+  } finally {
+    receiver.close();
+  }
 
   dev.child.kill('SIGTERM');
   assert.equal(await dev.exited, 0);
@@ -82,7 +123,7 @@ test('npm start serves the functions on a private Redis, prints a curl that work
 test('SIGINT stops pidbox dev, a sandbox still running past the grace period, and its Redis', async () => {
   const dev = startDev(process.execPath, [PIDBOX, 'dev'], { PORT: '0', PIDBOX_CACHE_DIR: CACHE, PIDBOX_FUNCTIONS_DIR: FIXTURES, PIDBOX_SHUTDOWN_GRACE_MS: '200' });
   await waitFor('pidbox dev to be ready', () => dev.output().includes('Ctrl-C stops everything') || dev.child.exitCode !== null, 30_000);
-  const socket = /redis +unix:\/\/(\S+redis\.sock)/.exec(dev.output())?.[1];
+  const socket = /redis +unix:\/\/(\S+redis\.sock)\?password=\*\*\*/.exec(dev.output())?.[1];
   assert.ok(socket, dev.output());
   const redisPid = redisServerOn(socket)!;
   const url = /(http:\/\/127\.0\.0\.1:\d+)/.exec(dev.output())![1]!;
@@ -109,7 +150,8 @@ test('with REDIS_URL set, pidbox dev uses that Redis and starts none of its own'
   try {
     const dev = startDev(process.execPath, [PIDBOX, 'dev'], { PORT: '0', REDIS_URL: redis.url, PIDBOX_CACHE_DIR: CACHE });
     await waitFor('pidbox dev to be ready', () => dev.output().includes('Ctrl-C stops everything') || dev.child.exitCode !== null, 30_000);
-    assert.match(dev.output(), new RegExp(`redis +${redis.url.replace(/[.]/g, '\\.')}\\n`));
+    assert.ok(dev.output().includes(`  redis      ${redact(redis.url)}\n`), dev.output());
+    assert.ok(!dev.output().includes(redis.url), 'the password is not printed');
     assert.doesNotMatch(dev.output(), /private, no persistence/);
     const url = /(http:\/\/127\.0\.0\.1:\d+)/.exec(dev.output())![1]!;
     const res = await fetch(`${url}/functions/echo`, { method: 'POST', body: 'through your Redis' });

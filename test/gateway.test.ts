@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
-import { Redis } from 'ioredis';
 import type { BatchRecord, InvocationRecord } from '../contracts/invocation-record.js';
+import { createRedisClient } from '../queue/redis-client.js';
 import { SAMPLES, startStack, type Stack } from './support/pidbox-stack.js';
 import { startTestRedis } from './support/redis-server.js';
 import { processesIn, sandboxProcesses, stillRunning, waitFor } from './support/processes.js';
@@ -13,7 +13,8 @@ const MAX_BODY = 64 * 1024;
 let stack: Stack;
 
 before(async () => {
-  stack = await startStack({ env: { PIDBOX_WORKER_CONCURRENCY: '2', PIDBOX_MAX_BODY_BYTES: String(MAX_BODY) } });
+  // The callback receivers of these tests listen on loopback.
+  stack = await startStack({ env: { PIDBOX_WORKER_CONCURRENCY: '2', PIDBOX_MAX_BODY_BYTES: String(MAX_BODY), PIDBOX_CALLBACK_ALLOW_NETWORKS: '127.0.0.0/8' } });
 });
 after(() => stack?.stop());
 
@@ -96,7 +97,7 @@ test('an exec function returns a binary body byte for byte through the queue', a
 });
 
 test('sync callers wait on one subscription per gateway, not one each', async () => {
-  const client = new Redis(stack.redis.url);
+  const client = createRedisClient(stack.redis.url, { name: 'test' });
   try {
     const calls = ['one', 'two', 'three'].map((body) => stack.fetch('/functions/slow-echo', { method: 'POST', body }));
     await new Promise((resolve) => setTimeout(resolve, 300));
@@ -460,8 +461,8 @@ test('unknown invocations, batches and routes are 404, and a bad X-Callback-Url 
     ['/batches/does-not-exist', {}, 404, 'BATCH_NOT_FOUND'],
     ['/batches/x?limit=0', {}, 400, 'INVALID_REQUEST'],
     ['/nowhere', {}, 404, 'NOT_FOUND'],
-    ['/functions/slow-echo/invocations', { method: 'POST', headers: { 'x-callback-url': 'file:///etc/passwd' } }, 400, 'INVALID_REQUEST'],
-    ['/functions/slow-echo/invocations', { method: 'POST', headers: { 'x-callback-url': 'not a url' } }, 400, 'INVALID_REQUEST'],
+    ['/functions/slow-echo/invocations', { method: 'POST', headers: { 'x-callback-url': 'file:///etc/passwd' } }, 400, 'INVALID_CALLBACK_URL'],
+    ['/functions/slow-echo/invocations', { method: 'POST', headers: { 'x-callback-url': 'not a url' } }, 400, 'INVALID_CALLBACK_URL'],
   ];
   for (const [path, init, status, code] of cases) {
     const res = await stack.fetch(path, init);

@@ -5,9 +5,9 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { Redis } from 'ioredis';
 import type { InvocationRecord } from '../contracts/invocation-record.js';
 import type { EmbeddedRedis } from '../queue/embedded-redis.js';
+import { createRedisClient } from '../queue/redis-client.js';
 import { FIXTURES, startStack, type Stack } from './support/pidbox-stack.js';
 import { processesIn, sandboxProcesses, stillRunning, waitFor } from './support/processes.js';
 import { startTestRedis } from './support/redis-server.js';
@@ -201,7 +201,7 @@ test('a worker killed with SIGKILL mid-job loses nothing: another worker complet
   const answer = stack.fetch('/functions/slow-echo', { method: 'POST', body: 'survives its worker' });
 
   // The sync caller has no id yet: find its record in Redis, the only one on this queue.
-  const client = new Redis(redis.url);
+  const client = createRedisClient(redis.url, { name: 'test' });
   let running: InvocationRecord;
   try {
     running = await waitFor('the sync invocation to run in a sandbox', async () => {
@@ -238,7 +238,7 @@ test('a job lost with its worker more often than PIDBOX_MAX_STALLED_COUNT ends f
   const stack = await stackOn('lost', {}, false);
   const doomed = await workerOn('lost', env);
   const answer = stack.fetch('/functions/slow-echo', { method: 'POST', body: 'lost' });
-  const client = new Redis(redis.url);
+  const client = createRedisClient(redis.url, { name: 'test' });
   let id: string;
   try {
     id = await waitFor('the sync invocation to run', async () => {

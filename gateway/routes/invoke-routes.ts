@@ -2,9 +2,10 @@
 // and the OpenFaaS routes existing callers use (`/function/{name}`, `/async-function/{name}`).
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { networkList } from '../../contracts/callbacks/callback-address.js';
 import type { InvocationRequest } from '../../contracts/invocation.js';
-import type { CallbackFormat } from '../../contracts/job.js';
 import { PidboxError } from '../../contracts/pidbox-error.js';
+import { acceptCallback } from '../accept-callback.js';
 import { enqueueInvocation, newInvocationId } from '../enqueue-invocation.js';
 import type { GatewayDeps, GatewayEnv } from '../gateway-deps.js';
 import { errorResponse, HOP_BY_HOP } from '../http-errors.js';
@@ -20,13 +21,17 @@ export function invokeRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
   });
   const pidbox = [withInvocationId('pidbox'), limit] as const;
   const openfaas = [withInvocationId('openfaas'), limit] as const;
+  // The callback is checked first: a refused one gets no invocation id.
+  const allow = networkList(deps.gatewayConfig.queue.callbackAllowNetworks);
+  const pidboxAsync = [acceptCallback(allow, 'record'), ...pidbox] as const;
+  const openfaasAsync = [acceptCallback(allow, 'openfaas'), ...openfaas] as const;
 
   app.post('/functions/:name', ...pidbox, (c) => invokeSync(c, deps, '/', 'pidbox'));
-  app.post('/functions/:name/invocations', ...pidbox, (c) => invokeAsync(c, deps, '/', 'pidbox'));
+  app.post('/functions/:name/invocations', ...pidboxAsync, (c) => invokeAsync(c, deps, '/', 'pidbox'));
   app.all('/function/:name', ...openfaas, (c) => invokeSync(c, deps, subPath(c, 'function'), 'openfaas'));
   app.all('/function/:name/*', ...openfaas, (c) => invokeSync(c, deps, subPath(c, 'function'), 'openfaas'));
-  app.post('/async-function/:name', ...openfaas, (c) => invokeAsync(c, deps, subPath(c, 'async-function'), 'openfaas'));
-  app.post('/async-function/:name/*', ...openfaas, (c) => invokeAsync(c, deps, subPath(c, 'async-function'), 'openfaas'));
+  app.post('/async-function/:name', ...openfaasAsync, (c) => invokeAsync(c, deps, subPath(c, 'async-function'), 'openfaas'));
+  app.post('/async-function/:name/*', ...openfaasAsync, (c) => invokeAsync(c, deps, subPath(c, 'async-function'), 'openfaas'));
   return app;
 }
 
@@ -80,7 +85,8 @@ async function invokeAsync(c: Ctx, deps: GatewayDeps, path: string, flavor: Flav
   const fn = deps.registry.get(c.req.param('name')!);
   const request = await invocationRequest(c, deps, path);
   const idempotencyKey = readIdempotencyKey(c);
-  const callback = readCallbackUrl(c, flavor === 'openfaas' ? 'openfaas' : 'record');
+  // Checked, with the format of the route (acceptCallback); unset without X-Callback-Url.
+  const callback = c.get('callback') as GatewayEnv['Variables']['callback'] | undefined;
   await deps.depth.check(1);
   const enqueued = await enqueueInvocation(deps, c.get('invocationId'), {
     fn,
@@ -125,19 +131,4 @@ function readIdempotencyKey(c: Ctx): string | undefined {
   if (key === undefined) return undefined;
   if (key.length === 0 || key.length > 255) throw new PidboxError('INVALID_REQUEST', 'Idempotency-Key must be 1 to 255 characters');
   return key;
-}
-
-function readCallbackUrl(c: Ctx, format: CallbackFormat): { url: string; format: CallbackFormat } | undefined {
-  const url = c.req.header('x-callback-url');
-  if (url === undefined || url === '') return undefined;
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new PidboxError('INVALID_REQUEST', `X-Callback-Url "${url.slice(0, 200)}" is not a URL`);
-  }
-  if ((parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || url.length > 2048) {
-    throw new PidboxError('INVALID_REQUEST', 'X-Callback-Url must be an http:// or https:// URL of at most 2048 characters');
-  }
-  return { url: parsed.toString(), format };
 }

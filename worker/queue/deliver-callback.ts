@@ -1,8 +1,10 @@
 // One callback job: POST a finished invocation to its X-Callback-Url. A failed delivery (no answer,
-// or not 2xx) throws, and BullMQ tries again with exponential backoff; the record's `callback`
-// says how it went.
+// or not 2xx) throws, and BullMQ tries again with exponential backoff; a refused one (an address
+// callbacks may not reach, checked again here against this worker's PIDBOX_CALLBACK_ALLOW_NETWORKS)
+// is not tried again. The record's `callback` says how it went.
+import type { BlockList } from 'node:net';
 import { SpanKind } from '@opentelemetry/api';
-import type { Job } from 'bullmq';
+import { UnrecoverableError, type Job } from 'bullmq';
 import type { CallbackJob } from '../../contracts/job.js';
 import type { InvocationRecord } from '../../contracts/invocation-record.js';
 import { PidboxError } from '../../contracts/pidbox-error.js';
@@ -10,11 +12,14 @@ import { ATTR_FAAS_INVOCATION_ID, ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_RESPONSE_S
 import type { Telemetry } from '../../contracts/telemetry/telemetry.js';
 import { extractContext, withSpan } from '../../contracts/telemetry/tracing.js';
 import type { InvocationStore } from '../../queue/invocation-store.js';
+import { postCallback } from './post-callback.js';
 import type { WorkerConfig } from './worker-config.js';
 
 export interface CallbackDeps {
   store: InvocationStore;
   workerConfig: WorkerConfig;
+  /** The networks of `workerConfig.queue.callbackAllowNetworks`, built once. */
+  callbackAllow: BlockList;
   telemetry: Telemetry;
 }
 
@@ -34,26 +39,24 @@ async function deliver(job: Job, data: CallbackJob, deps: CallbackDeps, onStatus
   const { body, headers } = callbackRequest(record, data.format);
   let lastStatus: number | undefined;
   try {
-    const response = await fetch(data.url, {
-      method: 'POST',
-      body: new Uint8Array(body),
-      headers,
-      redirect: 'manual',
-      signal: AbortSignal.timeout(deps.workerConfig.callbackTimeoutMs),
-    });
-    lastStatus = response.status;
-    onStatus(response.status);
-    await response.arrayBuffer().catch(() => {});
-    if (!response.ok) throw new PidboxError('CALLBACK_FAILED', `${data.url} answered ${response.status}`);
+    const { status } = await postCallback(data.url, { body, headers, allow: deps.callbackAllow, timeoutMs: deps.workerConfig.callbackTimeoutMs });
+    lastStatus = status;
+    onStatus(status);
+    if (status < 200 || status > 299) throw new PidboxError('CALLBACK_FAILED', `${data.url} answered ${status}`);
   } catch (error) {
-    const message = error instanceof PidboxError ? error.message : `${data.url}: ${(error as Error).message}`;
+    const refused = error instanceof PidboxError && error.code === 'INVALID_CALLBACK_URL';
+    const message = refused
+      ? `${data.url}: refused by the worker: ${error.message}`
+      : error instanceof PidboxError ? error.message : `${data.url}: ${(error as Error).message}`;
     await deps.store.setCallbackState(data.invocationId, {
-      status: last ? 'failed' : 'pending',
+      status: last || refused ? 'failed' : 'pending',
       url: data.url,
       attempts: attempt,
       ...(lastStatus !== undefined ? { lastStatus } : {}),
       lastError: message,
     });
+    // Another attempt would be refused again: BullMQ fails the job without retries.
+    if (refused) throw new UnrecoverableError(message);
     throw new PidboxError('CALLBACK_FAILED', message, error);
   }
   await deps.store.setCallbackState(data.invocationId, { status: 'delivered', url: data.url, attempts: attempt, lastStatus });

@@ -3,6 +3,7 @@
 // their sandboxes and hands their jobs back to the queue.
 import { hostname } from 'node:os';
 import { Job, Worker } from 'bullmq';
+import { networkList } from '../../contracts/callbacks/callback-address.js';
 import { quietTelemetry, type Telemetry } from '../../contracts/telemetry/telemetry.js';
 import { FunctionRegistry } from '../../contracts/functions/function-registry.js';
 import { createNodeBuilder } from '../runtimes/node-build.js';
@@ -54,6 +55,7 @@ export async function startWorker(config: WorkerConfig, telemetry?: Telemetry): 
     running,
     slots: new FunctionSlots(),
     workerConfig: config,
+    callbackAllow: networkList(config.queue.callbackAllowNetworks),
     workerName: name,
     telemetry: { tracing, metrics, log },
   };

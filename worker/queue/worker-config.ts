@@ -2,7 +2,7 @@
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { readInteger, readString } from '../../contracts/config-values.js';
-import { loadQueueConfig, type QueueConfig } from '../../queue/queue-config.js';
+import { loadQueueConfig, type QueueConfig, type QueueDefaults } from '../../queue/queue-config.js';
 
 export interface WorkerConfig {
   queue: QueueConfig;
@@ -36,9 +36,10 @@ export interface WorkerConfig {
   metricsHost: string;
 }
 
-export function loadWorkerConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): WorkerConfig {
+/** `defaults`: what differs under `pidbox dev` (the networks callbacks may reach). */
+export function loadWorkerConfig(env: NodeJS.ProcessEnv, cwd = process.cwd(), defaults: QueueDefaults = {}): WorkerConfig {
   return {
-    queue: loadQueueConfig(env),
+    queue: loadQueueConfig(env, defaults),
     functionsDir: resolve(cwd, readString(env, 'PIDBOX_FUNCTIONS_DIR', './functions')),
     cacheDir: resolve(cwd, readString(env, 'PIDBOX_CACHE_DIR', './.pidbox-cache')),
     concurrency: readInteger(env, 'PIDBOX_WORKER_CONCURRENCY', availableParallelism(), 1, 1024),
