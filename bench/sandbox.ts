@@ -1,6 +1,7 @@
 // npm run bench:sandbox — spawn → exit of /bin/true in a pidbox sandbox, next to tini in a PID
 // namespace made by unshare(1) and a bare Node start with a clean environment. Prints figures only.
 import { spawn } from 'node:child_process';
+import { openSandboxHost } from '../worker/sandbox/sandbox-host.js';
 import { spawnSandbox } from '../worker/sandbox/spawn-sandbox.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 200);
@@ -38,10 +39,12 @@ function run(command: string, args: string[]): Promise<void> {
 async function main(): Promise<void> {
   console.log(`spawn → exit, ${RUNS} runs each after ${WARMUP} warm-up runs (node ${process.version})`);
   const bare = await measure('node -e 0 (clean environment)', () => run(process.execPath, ['-e', '0']));
+  const host = await openSandboxHost();
   const sandbox = await measure('pidbox sandbox: /bin/true', async () => {
-    const outcome = await spawnSandbox({ run: { argv: ['/bin/true'], env: [] } }).outcome;
+    const outcome = await spawnSandbox(host, { run: { argv: ['/bin/true'], env: [] } }).outcome;
     if (outcome.exitCode !== 0) throw new Error(`sandbox exited ${outcome.exitCode}`);
   });
+  await host.close();
   let tini: Stats | null = null;
   try {
     tini = await measure('unshare --pid --fork --mount-proc tini -- /bin/true', () =>

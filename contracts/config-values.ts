@@ -23,6 +23,17 @@ export function readInteger(env: NodeJS.ProcessEnv, name: string, fallback: numb
   return value;
 }
 
+/** A number from `min` to `max`, fractions allowed, or `fallback` when unset. */
+export function readDecimal(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const text = present(env, name);
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!/^\d+(\.\d+)?$/.test(text) || value < min || value > max) {
+    throw invalidConfig(name, `must be a number from ${min} to ${max}, got "${text}"`);
+  }
+  return value;
+}
+
 export function readString(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
   return present(env, name) ?? fallback;
 }

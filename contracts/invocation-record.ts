@@ -48,7 +48,16 @@ export interface InvocationRecord {
     runMs: number | null;
   };
   /** The sandbox of the latest run; `hostPid` is the host pid of its init (PID 1 inside). */
-  sandbox: { pidNamespace: string; hostPid: number; zombiesReaped: number | null; peakProcesses: number | null } | null;
+  sandbox: {
+    pidNamespace: string;
+    hostPid: number;
+    zombiesReaped: number | null;
+    peakProcesses: number | null;
+    /** CPU time of the function's processes, ms (once finished). */
+    cpuMs: number | null;
+    /** Most memory the function used at once, bytes (once finished; null where the kernel keeps no peak). */
+    memoryPeakBytes: number | null;
+  } | null;
   /** Why it did not succeed; while queued for a retry, why the last run failed. */
   error: { code: string; message: string } | null;
   /** The end of the function's log (the whole log: `GET /invocations/{id}/logs`). */

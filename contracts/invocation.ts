@@ -28,7 +28,12 @@ export interface SandboxReport {
   /** Host pid of the sandbox's init. */
   hostPid: number;
   zombiesReaped: number;
+  /** Most processes and threads of the function at once (the pids cgroup's peak). */
   peakProcesses: number;
+  /** CPU time of the function's processes, user + system, ms. */
+  cpuMs: number;
+  /** Most memory the function's processes used at once, its /tmp included, bytes; null where the kernel keeps no peak. */
+  memoryPeakBytes: number | null;
 }
 
 /** The outcome of running a function once in a sandbox. */

@@ -1,16 +1,20 @@
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type * as Koffi from 'koffi';
 
 export type KoffiModule = typeof Koffi;
 
 /**
- * Loads koffi's native addon. The `koffi` entry point parses the node binary's ELF header to choose
- * between glibc and musl builds, which costs ~8 ms at every start; the init starts once per sandbox,
- * so on glibc it loads the prebuilt addon of its platform package directly and falls back to the
- * full entry point anywhere else.
+ * Loads koffi's native addon. In the sandbox runtime (dist/runtime/, mounted at /var/runtime in
+ * every sandbox) the addon sits beside the bundle that loads it: a sandbox sees no node_modules.
+ * Elsewhere it loads the prebuilt addon of this platform's package directly: the `koffi` entry
+ * point parses the node binary's ELF header to choose between glibc and musl builds, ~8 ms at every
+ * init start. Anywhere else, the full entry point.
  */
 export function loadKoffi(): KoffiModule {
   const require = createRequire(import.meta.url);
+  const beside = new URL('./koffi.node', import.meta.url);
+  if (existsSync(beside)) return require(beside.pathname) as KoffiModule;
   try {
     return require(`@koromix/koffi-linux-${process.arch}/linux_${process.arch}/koffi.node`) as KoffiModule;
   } catch {

@@ -122,6 +122,10 @@ export function setInterfaceUp(name: string): void {
 /** How a child ended: `code` when it exited, `signal` (a number) when a signal killed it. */
 export interface ChildExit { pid: number; code: number | null; signal: number | null }
 
+function isStopOrContinue(status: number): boolean {
+  return (status & 0xff) === 0x7f || status === 0xffff;
+}
+
 function decodeWaitStatus(pid: number, status: number): ChildExit {
   const signal = status & 0x7f;
   return signal === 0 ? { pid, code: (status >> 8) & 0xff, signal: null } : { pid, code: null, signal };
@@ -137,6 +141,9 @@ export function reapOne(pid = -1): ChildExit | 'running' | 'none' {
   for (;;) {
     const status = [0];
     const r = c.waitpid(pid, status, WNOHANG);
+    // A stop is reported without WUNTRACED when we are the child's tracer (it asked, PTRACE_TRACEME):
+    // not an exit; the child is still there.
+    if (r > 0 && isStopOrContinue(status[0]!)) continue;
     if (r > 0) return decodeWaitStatus(r, status[0]!);
     if (r === 0) return 'running';
     const errno = koffi.errno();

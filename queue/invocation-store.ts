@@ -192,9 +192,16 @@ function toRecord(hash: Record<string, string>): InvocationRecord {
   const time = (field: string | undefined): string | null => (field ? new Date(Number(field)).toISOString() : null);
   const ran = result !== null && didRun(result);
   const sandbox = result
-    ? { pidNamespace: result.sandbox.pidNamespace, hostPid: result.sandbox.hostPid, zombiesReaped: result.sandbox.zombiesReaped, peakProcesses: result.sandbox.peakProcesses }
+    ? {
+      pidNamespace: result.sandbox.pidNamespace,
+      hostPid: result.sandbox.hostPid,
+      zombiesReaped: result.sandbox.zombiesReaped,
+      peakProcesses: result.sandbox.peakProcesses,
+      cpuMs: result.sandbox.cpuMs ?? null,
+      memoryPeakBytes: result.sandbox.memoryPeakBytes ?? null,
+    }
     : live
-      ? { pidNamespace: live.pidNamespace, hostPid: live.hostPid, zombiesReaped: null, peakProcesses: null }
+      ? { pidNamespace: live.pidNamespace, hostPid: live.hostPid, zombiesReaped: null, peakProcesses: null, cpuMs: null, memoryPeakBytes: null }
       : null;
   return {
     id: hash.id ?? '',

@@ -11,12 +11,13 @@ import { once } from 'node:events';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { openCgroupTree, workerTreeName, type CgroupTree } from '../worker/sandbox/cgroups.js';
+import { openCgroupTree, type CgroupTree } from '../worker/sandbox/cgroups.js';
+import { instanceName } from '../worker/sandbox/instance-name.js';
 import { collectOutput, type Output } from './helpers/output.js';
 import { isAlive, readStat } from './helpers/proc.js';
 import { waitUntil } from './helpers/wait.js';
 
-const TREE = workerTreeName();
+const TREE = instanceName();
 /** Every tree name this file uses, for the last test's check. */
 const treeNames = new Set([TREE]);
 
@@ -104,7 +105,7 @@ test('a joined process moves into the sandbox cgroup in every hierarchy, all its
     assert.equal(theirs.get('name=systemd'), own.get('name=systemd'), 'hierarchies pidbox does not use are left alone');
   }
   assert.equal(sandbox.usage().tasks, threads.length, 'pids counts threads');
-  await assert.rejects(sandbox.join(1), /not a child of this worker/, 'the worker moves only the processes it starts');
+  await assert.rejects(sandbox.join(1), /was not started by this worker/, 'the worker moves only the processes it starts');
   await sandbox.remove();
 });
 
@@ -266,13 +267,15 @@ test('close ends and removes every sandbox cgroup still in the tree, then the tr
 /** A worker in a process of its own: opens its tree, starts a sleeper in a sandbox cgroup, and closes the tree on SIGTERM. */
 const WORKER_WITH_A_SANDBOX = `
   import { spawn } from 'node:child_process';
-  import { openCgroupTree, workerTreeName } from ${JSON.stringify(new URL('../worker/sandbox/cgroups.js', import.meta.url).href)};
-  const tree = openCgroupTree({ name: workerTreeName() });
+  import { openCgroupTree } from ${JSON.stringify(new URL('../worker/sandbox/cgroups.js', import.meta.url).href)};
+  import { instanceName } from ${JSON.stringify(new URL('../worker/sandbox/instance-name.js', import.meta.url).href)};
+  const name = instanceName();
+  const tree = openCgroupTree({ name });
   const sandbox = tree.create('left');
   const sleeper = spawn('sleep', ['1000'], { stdio: 'ignore' });
   await sandbox.join(sleeper.pid);
   process.on('SIGTERM', async () => { await tree.close(); process.exit(0); });
-  console.log(JSON.stringify({ name: workerTreeName(), paths: tree.paths, sleeper: sleeper.pid }));
+  console.log(JSON.stringify({ name, paths: tree.paths, sleeper: sleeper.pid }));
   setInterval(() => {}, 1000);
 `;
 

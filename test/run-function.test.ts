@@ -2,19 +2,27 @@ import assert from 'node:assert/strict';
 import { readlinkSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import type { FunctionResult, InvocationRequest } from '../contracts/invocation.js';
 import { PidboxError } from '../contracts/pidbox-error.js';
 import { FunctionRegistry } from '../contracts/functions/function-registry.js';
 import { runFunction } from '../worker/invoke/run-function.js';
+import { openSandboxHost, type SandboxHost } from '../worker/sandbox/sandbox-host.js';
 import { createNodeBuilder } from '../worker/runtimes/node-build.js';
 
 const FIXTURES = fileURLToPath(new URL('../../test/fixtures/functions', import.meta.url));
 const SAMPLES = fileURLToPath(new URL('../../functions', import.meta.url));
 const cacheDir = mkdtempSync(join(tmpdir(), 'pidbox-build-test-'));
-after(() => rmSync(cacheDir, { recursive: true, force: true }));
+let host: SandboxHost;
+before(async () => {
+  host = await openSandboxHost();
+});
+after(async () => {
+  rmSync(cacheDir, { recursive: true, force: true });
+  await host.close();
+});
 
 const builder = createNodeBuilder({ cacheDir });
 const fixtures = new FunctionRegistry(FIXTURES);
@@ -42,7 +50,7 @@ function processesIn(pidNamespace: string): number[] {
 }
 
 test('the hello sample answers from a fresh sandbox with its log kept apart', async () => {
-  const result = await runFunction(samples.get('hello'), request('pidbox'), { invocationId: 'inv-hello', builder });
+  const result = await runFunction(samples.get('hello'), request('pidbox'), { host, invocationId: 'inv-hello', builder });
   assert.equal(result.status, 'succeeded');
   assert.equal(result.response.status, 200);
   assert.equal(JSON.parse(body(result)).message, 'Hello, pidbox!');
@@ -53,14 +61,14 @@ test('the hello sample answers from a fresh sandbox with its log kept apart', as
 
 test('the echo sample returns its body unchanged with the configured content type', async () => {
   const payload = Buffer.from([0, 1, 2, 255, 254, 10, 13]);
-  const result = await runFunction(samples.get('echo'), request(payload), { invocationId: 'inv-echo', builder });
+  const result = await runFunction(samples.get('echo'), request(payload), { host, invocationId: 'inv-echo', builder });
   assert.equal(result.status, 'succeeded');
   assert.deepEqual(Buffer.from(result.response.bodyBase64, 'base64'), payload);
   assert.equal(result.response.headers['content-type'], 'application/octet-stream');
 });
 
 test('a plain value is sent as JSON, with the path, query and function.json env reaching the handler', async () => {
-  const result = await runFunction(fixtures.get('returns-value'), request('12345', '/orders?id=7'), { invocationId: 'i', builder });
+  const result = await runFunction(fixtures.get('returns-value'), request('12345', '/orders?id=7'), { host, invocationId: 'i', builder });
   assert.equal(result.status, 'succeeded');
   assert.equal(result.response.headers['content-type'], 'application/json');
   assert.deepEqual(JSON.parse(body(result)), { length: 5, path: '/orders?id=7', env: 'hi' });
@@ -68,7 +76,7 @@ test('a plain value is sent as JSON, with the path, query and function.json env 
 });
 
 test('an exec function exiting non-zero is a failed result carrying its code and stderr', async () => {
-  const result = await runFunction(fixtures.get('fails-with-code-3'), request(''), { invocationId: 'i', builder });
+  const result = await runFunction(fixtures.get('fails-with-code-3'), request(''), { host, invocationId: 'i', builder });
   assert.equal(result.status, 'failed');
   assert.equal(result.error?.code, 'FUNCTION_FAILED');
   assert.deepEqual(result.exit, { code: 3, signal: null });
@@ -77,14 +85,14 @@ test('an exec function exiting non-zero is a failed result carrying its code and
 });
 
 test('a handler that throws is a failed result naming the error', async () => {
-  const result = await runFunction(fixtures.get('handler-throws'), request(''), { invocationId: 'i', builder });
+  const result = await runFunction(fixtures.get('handler-throws'), request(''), { host, invocationId: 'i', builder });
   assert.equal(result.status, 'failed');
   assert.match(result.error?.message ?? '', /RangeError: out of stock/);
   assert.match(result.log, /about to fail/);
 });
 
 test('a function past its timeout ends timed_out, killed, with nothing of it left', async () => {
-  const result = await runFunction(fixtures.get('never-ends'), request(''), { invocationId: 'i', builder, killGraceMs: 200 });
+  const result = await runFunction(fixtures.get('never-ends'), request(''), { host, invocationId: 'i', builder, killGraceMs: 200 });
   assert.equal(result.status, 'timed_out');
   assert.equal(result.error?.code, 'FUNCTION_TIMED_OUT');
   assert.equal(result.response.status, 504);
@@ -95,6 +103,7 @@ test('aborting the signal cancels a running function at once', async () => {
   const controller = new AbortController();
   let namespace = '';
   const running = runFunction(fixtures.get('never-ends'), request(''), {
+    host,
     invocationId: 'i',
     builder,
     signal: controller.signal,
@@ -111,24 +120,24 @@ test('aborting the signal cancels a running function at once', async () => {
 });
 
 test('a response over the limit fails with FUNCTION_OUTPUT_TOO_LARGE instead of growing without bound', async () => {
-  const result = await runFunction(fixtures.get('big-response'), request(''), { invocationId: 'i', builder, maxResponseBytes: 1000 });
+  const result = await runFunction(fixtures.get('big-response'), request(''), { host, invocationId: 'i', builder, maxResponseBytes: 1000 });
   assert.equal(result.status, 'failed');
   assert.equal(result.error?.code, 'FUNCTION_OUTPUT_TOO_LARGE');
 });
 
 test('the response limit is exact: one byte over fails, the limit itself passes', async () => {
   const payload = Buffer.alloc(1500, 0x61);
-  const over = await runFunction(samples.get('echo'), request(payload), { invocationId: 'i', builder, maxResponseBytes: 1499 });
+  const over = await runFunction(samples.get('echo'), request(payload), { host, invocationId: 'i', builder, maxResponseBytes: 1499 });
   assert.equal(over.error?.code, 'FUNCTION_OUTPUT_TOO_LARGE');
-  const exact = await runFunction(samples.get('echo'), request(payload), { invocationId: 'i', builder, maxResponseBytes: 1500 });
+  const exact = await runFunction(samples.get('echo'), request(payload), { host, invocationId: 'i', builder, maxResponseBytes: 1500 });
   assert.equal(exact.status, 'succeeded');
   assert.equal(Buffer.from(exact.response.bodyBase64, 'base64').length, 1500);
-  const node = await runFunction(fixtures.get('returns-value'), request(payload), { invocationId: 'i', builder, maxResponseBytes: 10 });
+  const node = await runFunction(fixtures.get('returns-value'), request(payload), { host, invocationId: 'i', builder, maxResponseBytes: 10 });
   assert.equal(node.error?.code, 'FUNCTION_OUTPUT_TOO_LARGE', 'a node function\'s body is held to the same limit');
 });
 
 test('a function that does not build is refused with FUNCTION_BUILD_FAILED naming the file', async () => {
-  await assert.rejects(runFunction(fixtures.get('broken-build'), request(''), { invocationId: 'i', builder }), (error: unknown) => {
+  await assert.rejects(runFunction(fixtures.get('broken-build'), request(''), { host, invocationId: 'i', builder }), (error: unknown) => {
     assert.ok(error instanceof PidboxError);
     assert.equal(error.code, 'FUNCTION_BUILD_FAILED');
     assert.match(error.message, /broken-build\/index\.ts:\d+/);

@@ -8,6 +8,7 @@ import { SpanKind, context, propagation } from '@opentelemetry/api';
 import { loadTracingConfig, startTracing, withSpan, type Tracing } from '../contracts/telemetry/tracing.js';
 import { FunctionRegistry } from '../contracts/functions/function-registry.js';
 import { runFunction } from '../worker/invoke/run-function.js';
+import { openSandboxHost, type SandboxHost } from '../worker/sandbox/sandbox-host.js';
 import { createNodeBuilder } from '../worker/runtimes/node-build.js';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from './otlp/otlp-receiver.js';
 
@@ -19,8 +20,10 @@ const request = { method: 'POST', path: '/', headers: {}, bodyBase64: '' };
 
 let receiver: OtlpReceiver;
 let tracing: Tracing;
+let host: SandboxHost;
 
 before(async () => {
+  host = await openSandboxHost();
   receiver = await startOtlpReceiver();
   // http/protobuf is the default protocol: the receiver decodes real protobuf here.
   tracing = await startTracing(loadTracingConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: '50' }, 'pidbox-worker-test'));
@@ -31,13 +34,14 @@ after(async () => {
   await tracing.shutdown(); // safe to call twice
   await receiver.close();
   rmSync(cacheDir, { recursive: true, force: true });
+  await host.close();
 });
 
 async function traced(name: string): Promise<{ traceId: string; spans: ReceivedSpan[]; result: Awaited<ReturnType<typeof runFunction>> }> {
   let traceId = '';
   const result = await withSpan(tracing.tracer, 'test consumer', { kind: SpanKind.CONSUMER }, async (span) => {
     traceId = span.spanContext().traceId;
-    return runFunction(registry.get(name), request, { invocationId: `inv-${name}`, builder, tracing });
+    return runFunction(registry.get(name), request, { host, invocationId: `inv-${name}`, builder, tracing });
   });
   const spans = await receiver.waitFor((all) => all.some((s) => s.traceId === traceId && s.name === 'test consumer'));
   return { traceId, spans: spans.filter((s) => s.traceId === traceId), result };
@@ -89,7 +93,7 @@ test('an exec function gets the sandbox span as TRACEPARENT, with TRACESTATE pas
   let sandboxParent = '';
   const withState = propagation.extract(context.active(), { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', tracestate: 'vendor=abc' });
   await context.with(withState, async () => {
-    const result = await runFunction(registry.get('prints-traceparent'), request, { invocationId: 'tp', builder, tracing });
+    const result = await runFunction(registry.get('prints-traceparent'), request, { host, invocationId: 'tp', builder, tracing });
     output = Buffer.from(result.response.bodyBase64, 'base64').toString();
   });
   const spans = await receiver.waitFor((all) => all.some((s) => s.traceId === '4bf92f3577b34da6a3ce929d0e0e4736' && s.name === 'sandbox'));
@@ -100,6 +104,6 @@ test('an exec function gets the sandbox span as TRACEPARENT, with TRACESTATE pas
 test('without an endpoint tracing is off and functions get no TRACEPARENT', async () => {
   const off = await startTracing(loadTracingConfig({}, 'x'));
   assert.equal(off.enabled, false);
-  const result = await runFunction(registry.get('prints-traceparent'), request, { invocationId: 'none', builder, tracing: off });
+  const result = await runFunction(registry.get('prints-traceparent'), request, { host, invocationId: 'none', builder, tracing: off });
   assert.equal(Buffer.from(result.response.bodyBase64, 'base64').toString(), ' ');
 });

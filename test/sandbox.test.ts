@@ -8,20 +8,32 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
-import { afterEach, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import type { RunSpec } from '../worker/init/protocol.js';
-import { SANDBOX_PATH, spawnSandbox, type Sandbox, type SandboxOptions } from '../worker/sandbox/spawn-sandbox.js';
+import { openSandboxHost, type SandboxHost } from '../worker/sandbox/sandbox-host.js';
+import { DEFAULT_SANDBOX_LIMITS, SANDBOX_PATH, spawnSandbox, type Sandbox, type SandboxOptions } from '../worker/sandbox/spawn-sandbox.js';
 import { collectOutput, numbersAfter, type Output } from './helpers/output.js';
-import { sandboxFixture } from './helpers/paths.js';
+import { SANDBOX_FIXTURES, sandboxFixture } from './helpers/paths.js';
 import {
   childrenOf, holdPidNamespace, isAlive, isTcpPortListening, livingProcessesInPidNamespace, openFdCount, pidNamespaceOf,
   processesInPidNamespace, readStat, type HeldNamespace,
 } from './helpers/proc.js';
 import { waitUntil } from './helpers/wait.js';
+import { leftoverCgroups } from './support/cgroups.js';
 
 const ENV = [`PATH=${SANDBOX_PATH}`];
+
+/** A fixture as the sandbox sees it: test/fixtures/sandbox is mounted as its /var/task. */
+const inside = (name: string): string => `/var/task/${name}`;
+
+let host: SandboxHost;
+before(async () => {
+  host = await openSandboxHost();
+});
+after(() => host.close());
 
 interface Started {
   sandbox: Sandbox;
@@ -43,15 +55,22 @@ function hold(pid: number, expected?: string): HeldNamespace {
   return held;
 }
 
-function start(options: SandboxOptions): Started {
-  const sandbox = spawnSandbox(options);
-  const held = hold(sandbox.pid);
+/** Starts a sandbox with the fixtures as its /var/task, holds its PID namespace and waits until it is ready. */
+async function start(options: SandboxOptions): Promise<Started> {
+  const sandbox = spawnSandbox(host, { taskDir: SANDBOX_FIXTURES, ...options });
   liveSandboxes.add(sandbox);
   sandbox.outcome.finally(() => liveSandboxes.delete(sandbox)).catch(() => {});
-  return { sandbox, stdout: collectOutput(sandbox.stdout), stderr: collectOutput(sandbox.stderr), held };
+  const stdout = collectOutput(sandbox.stdout);
+  const stderr = collectOutput(sandbox.stderr);
+  // Held before the function can start (it starts once the sandbox is ready), so that no other
+  // namespace can take its name however fast the function ends.
+  await sandbox.spawned;
+  const held = hold(sandbox.pid);
+  await sandbox.ready;
+  return { sandbox, stdout, stderr, held };
 }
 
-function run(spec: RunSpec, options: Omit<SandboxOptions, 'run'> = {}): Started {
+function run(spec: RunSpec, options: Omit<SandboxOptions, 'run'> = {}): Promise<Started> {
   return start({ ...options, run: spec });
 }
 
@@ -75,7 +94,7 @@ afterEach(async () => {
 
 describe('a sandbox', { timeout: 60_000 }, () => {
   test('runs the function as a child of PID 1, the pidbox init, and its /proc shows only the sandbox', async () => {
-    const { sandbox, stdout, stderr, held } = run({ argv: [sandboxFixture('describes-its-sandbox.sh')], env: ENV });
+    const { sandbox, stdout, stderr, held } = await run({ argv: [inside('describes-its-sandbox.sh')], env: ENV });
     assert.equal(held.namespace, sandbox.pidNamespace);
     await stdout.waitFor('listed\n');
 
@@ -85,9 +104,12 @@ describe('a sandbox', { timeout: 60_000 }, () => {
     const listed = [...stdout.text().matchAll(/^process (\d+) /gm)].map((m) => Number(m[1]));
     assert.deepEqual(listed, [1, self], 'inside, /proc lists the init and the function, nothing of the host');
 
-    // The host sees the same two: the init, this process's child, and the function, the init's child.
+    // The host sees the same two: the init, child of bubblewrap (this process's child), and the
+    // function, the init's child.
     assert.notEqual(sandbox.pidNamespace, pidNamespaceOf('self'));
-    assert.equal(readStat(sandbox.pid)?.ppid, process.pid);
+    const bwrap = readStat(sandbox.pid)?.ppid ?? 0;
+    assert.equal(readStat(bwrap)?.comm, 'bwrap');
+    assert.equal(readStat(bwrap)?.ppid, process.pid);
     const hostView = processesInPidNamespace(sandbox.pidNamespace);
     assert.equal(hostView.length, 2, JSON.stringify(hostView));
     assert.ok(hostView.some((p) => p.pid === sandbox.pid));
@@ -97,13 +119,13 @@ describe('a sandbox', { timeout: 60_000 }, () => {
     const outcome = await sandbox.outcome;
     assert.equal(outcome.exitCode, 0);
     assert.equal(outcome.pidNamespace, sandbox.pidNamespace);
-    assert.ok(outcome.peakProcesses >= 2, `peakProcesses ${outcome.peakProcesses}`);
+    assert.ok(outcome.peakProcesses >= 1, `peakProcesses ${outcome.peakProcesses}`);
     assert.equal(stderr.text(), '');
   });
 
   test('forwards SIGUSR1, SIGHUP and SIGTERM sent to the sandbox to the function, then reports its exit code', async () => {
-    const { sandbox, stdout, stderr } = run({
-      argv: [sandboxFixture('traps-signals.sh'), 'USR1', 'HUP', 'TERM'],
+    const { sandbox, stdout, stderr } = await run({
+      argv: [inside('traps-signals.sh'), 'USR1', 'HUP', 'TERM'],
       env: ENV,
     });
     await stdout.waitFor('ready');
@@ -122,7 +144,7 @@ describe('a sandbox', { timeout: 60_000 }, () => {
   });
 
   test('reports the signal that ended the function, with 128 + its number as the exit code', async () => {
-    const { sandbox, stdout } = run({ argv: [sandboxFixture('traps-signals.sh')], env: ENV });
+    const { sandbox, stdout } = await run({ argv: [inside('traps-signals.sh')], env: ENV });
     await stdout.waitFor('ready');
     sandbox.kill('SIGTERM');
     const outcome = await sandbox.outcome;
@@ -133,10 +155,10 @@ describe('a sandbox', { timeout: 60_000 }, () => {
   });
 
   test("reports the function's own exit code, and the signal it sent itself", async () => {
-    const exited = await run({ argv: [sandboxFixture('exits-with-code.sh'), '3'], env: ENV }).sandbox.outcome;
+    const exited = await (await run({ argv: [inside('exits-with-code.sh'), '3'], env: ENV })).sandbox.outcome;
     assert.deepEqual({ code: exited.code, signal: exited.signal, exitCode: exited.exitCode }, { code: 3, signal: null, exitCode: 3 });
 
-    const killed = await run({ argv: [sandboxFixture('killed-by-signal.sh'), 'USR2'], env: ENV }).sandbox.outcome;
+    const killed = await (await run({ argv: [inside('killed-by-signal.sh'), 'USR2'], env: ENV })).sandbox.outcome;
     assert.deepEqual(
       { code: killed.code, signal: killed.signal, exitCode: killed.exitCode },
       { code: null, signal: 'SIGUSR2', exitCode: 140 },
@@ -144,7 +166,9 @@ describe('a sandbox', { timeout: 60_000 }, () => {
   });
 
   test('reaps 200 orphaned zombies while the function still runs', async () => {
-    const { sandbox, stdout, stderr } = run({ argv: [sandboxFixture('spawns-orphans.sh'), '200'], env: ENV });
+    // 200 orphans and their short-lived parents: more than the default 128 processes.
+    const limits = { ...DEFAULT_SANDBOX_LIMITS, maxProcesses: 1000 };
+    const { sandbox, stdout, stderr } = await run({ argv: [inside('spawns-orphans.sh'), '200'], env: ENV }, { limits });
     await stdout.waitFor(/^adopted .*\n/m);
     assert.deepEqual(numbersAfter(stdout, 'adopted'), [200, 0], 'all 200 orphans went to the init, none exited yet');
 
@@ -159,7 +183,7 @@ describe('a sandbox', { timeout: 60_000 }, () => {
   });
 
   test('does not let a double-forked setsid daemon outlive the function', async () => {
-    const { sandbox, stdout } = run({ argv: [sandboxFixture('double-forks-daemon.sh')], env: ENV });
+    const { sandbox, stdout } = await run({ argv: [inside('double-forks-daemon.sh')], env: ENV });
     await stdout.waitFor(/^daemon \d+\n/m);
     const daemons = livingProcessesInPidNamespace(sandbox.pidNamespace).filter((p) => p.comm === 'sleep');
     assert.equal(daemons.length, 1, 'the daemon runs');
@@ -174,9 +198,8 @@ describe('a sandbox', { timeout: 60_000 }, () => {
 
   test('ends a function that ignores SIGTERM with SIGKILL after its timeout and grace period', async () => {
     // A warm sandbox: the timeout counts from run(), so the function has all of it to set its trap.
-    const { sandbox, stdout } = start({ timeoutMs: 500, killGraceMs: 200 });
-    await sandbox.ready;
-    sandbox.run({ argv: [sandboxFixture('ignores-sigterm.sh')], env: ENV });
+    const { sandbox, stdout } = await start({ timeoutMs: 500, killGraceMs: 200 });
+    sandbox.run({ argv: [inside('ignores-sigterm.sh')], env: ENV });
     await stdout.waitFor('ready');
     const outcome = await sandbox.outcome;
     assert.deepEqual(
@@ -187,7 +210,7 @@ describe('a sandbox', { timeout: 60_000 }, () => {
   });
 
   test('opens no debugger port when the init gets SIGUSR1, and keeps running', async () => {
-    const { sandbox, stdout, stderr } = run({ argv: [sandboxFixture('traps-signals.sh'), 'USR1'], env: ENV });
+    const { sandbox, stdout, stderr } = await run({ argv: [inside('traps-signals.sh'), 'USR1'], env: ENV });
     await stdout.waitFor('ready');
     assert.equal(isTcpPortListening(sandbox.pid, 9229), false, 'nothing listens on 9229 before the test');
 
@@ -208,7 +231,7 @@ describe('a sandbox', { timeout: 60_000 }, () => {
 
   test('passes 5 MiB from stdin to stdout unchanged', async () => {
     const input = randomBytes(5 * 1024 * 1024);
-    const { sandbox, stdout, stderr } = run({ argv: ['cat'], env: ENV });
+    const { sandbox, stdout, stderr } = await run({ argv: ['cat'], env: ENV });
     sandbox.stdin.end(input);
     const outcome = await sandbox.outcome;
     await stdout.ended;
@@ -219,7 +242,7 @@ describe('a sandbox', { timeout: 60_000 }, () => {
   });
 
   test('delivers all output, many pipe buffers of it, before the outcome resolves', async () => {
-    const { sandbox, stdout, stderr } = run({ argv: [sandboxFixture('prints-a-lot.sh'), '20000', '1000'], env: ENV });
+    const { sandbox, stdout, stderr } = await run({ argv: [inside('prints-a-lot.sh'), '20000', '1000'], env: ENV });
     const outcome = await sandbox.outcome;
     assert.equal(outcome.exitCode, 0);
     assert.equal(stdout.bytes().length, 20000 * 100);
@@ -229,11 +252,11 @@ describe('a sandbox', { timeout: 60_000 }, () => {
 
   test("gives the function exactly its RunSpec's environment, in order, and working directory", async () => {
     const env = ['PATH=/usr/bin:/bin', 'EMPTY=', 'SPACES=a b  c', 'UNICODE=é☃', 'EQUALS=a=b'];
-    const printed = run({ argv: ['env', '-0'], env });
+    const printed = await run({ argv: ['env', '-0'], env });
     assert.equal((await printed.sandbox.outcome).exitCode, 0);
     assert.deepEqual(printed.stdout.bytes().toString('utf8').split('\0').slice(0, -1), env);
 
-    const context = run({ argv: [sandboxFixture('prints-its-context.sh')], env: ENV, cwd: '/usr/share' });
+    const context = await run({ argv: [inside('prints-its-context.sh')], env: ENV, cwd: '/usr/share' });
     assert.equal((await context.sandbox.outcome).exitCode, 0);
     assert.match(context.stdout.text(), /^cwd \/usr\/share$/m);
   });
@@ -261,10 +284,23 @@ describe('a worker killed with SIGKILL', { timeout: 60_000 }, () => {
       }),
     ])) as [string];
     lines.close();
-    const { initPid, pidNamespace } = JSON.parse(line) as { initPid: number; pidNamespace: string };
-    assert.match(pidNamespace, /^pid:\[\d+\]$/);
-    return { worker, initPid, held: hold(initPid, pidNamespace) };
+    const report = JSON.parse(line) as { initPid: number; pidNamespace: string; worker: string };
+    assert.match(report.pidNamespace, /^pid:\[\d+\]$/);
+    killedWorkers.add(report.worker);
+    return { worker, initPid: report.initPid, held: hold(report.initPid, report.pidNamespace) };
   }
+
+  // What the killed workers left behind (their run folders and cgroups) goes when the next worker
+  // of this host prepares its sandboxes.
+  const killedWorkers = new Set<string>();
+  after(async () => {
+    const next = await openSandboxHost();
+    await next.close();
+    for (const name of killedWorkers) {
+      assert.equal(existsSync(`/run/pidbox/${name}`), false, `${name}'s run folder is gone`);
+      assert.deepEqual(leftoverCgroups(name), [], `${name}'s cgroups are gone`);
+    }
+  });
 
   async function killWorker(worker: ChildProcess): Promise<void> {
     const exited = once(worker, 'exit');
@@ -274,7 +310,7 @@ describe('a worker killed with SIGKILL', { timeout: 60_000 }, () => {
   }
 
   test('leaves no process of its running sandbox alive', async () => {
-    const { worker, initPid, held } = await startWorker('when-running', [sandboxFixture('ignores-sigterm.sh')]);
+    const { worker, initPid, held } = await startWorker('when-running', [inside('ignores-sigterm.sh')]);
     const pidNamespace = held.namespace;
     assert.ok(pidNamespace, 'the sandbox runs');
     const before = livingProcessesInPidNamespace(pidNamespace);
@@ -288,7 +324,7 @@ describe('a worker killed with SIGKILL', { timeout: 60_000 }, () => {
   test('leaves no process of its sandbox alive when it dies while the init is starting, 20 times over', async () => {
     // Half of the sandboxes are warm (no function yet): only the init's lifeline can end those.
     for (let i = 0; i < 20; i++) {
-      const argv = i % 2 === 0 ? [sandboxFixture('ignores-sigterm.sh')] : [];
+      const argv = i % 2 === 0 ? [inside('ignores-sigterm.sh')] : [];
       const { worker, held } = await startWorker('at-spawn', argv);
       await killWorker(worker);
       const pidNamespace = held.namespace;
@@ -306,7 +342,7 @@ describe('1000 sandboxes in a row', { timeout: 300_000 }, () => {
   test('leak no file descriptor and no process', async () => {
     // Each run's namespace is checked as soon as the run ends, while it is still held.
     const runOnce = async (i: number): Promise<void> => {
-      const { sandbox, stdout, held } = run({ argv: ['echo', 'run', String(i)], env: ENV });
+      const { sandbox, stdout, held } = await run({ argv: ['echo', 'run', String(i)], env: ENV });
       const outcome = await sandbox.outcome;
       assert.equal(outcome.exitCode, 0, `run ${i}`);
       assert.equal(stdout.text(), `run ${i}\n`);

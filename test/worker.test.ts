@@ -1,7 +1,7 @@
 // The worker: retries, per-function concurrency, bounded logs, graceful shutdown, and a worker
 // killed with SIGKILL mid-job — with real worker processes, a real redis-server and real sandboxes.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -12,9 +12,8 @@ import { FIXTURES, startStack, type Stack } from './support/pidbox-stack.js';
 import { processesIn, sandboxProcesses, stillRunning, waitFor } from './support/processes.js';
 import { startTestRedis } from './support/redis-server.js';
 import { spawnWorker, type WorkerProcess } from './support/worker-process.js';
+import { cleanUpAfterKilledWorkers, staleSandboxState } from './support/sandbox-state.js';
 
-// fails-once keeps a mark per invocation here (its function.json says so).
-const FAILS_ONCE_STATE = '/tmp/pidbox-test-fails-once';
 let redis: EmbeddedRedis;
 let cacheDir: string;
 const stacks: Stack[] = [];
@@ -23,14 +22,16 @@ const workers: WorkerProcess[] = [];
 before(async () => {
   redis = await startTestRedis();
   cacheDir = mkdtempSync(join(tmpdir(), 'pidbox-worker-test-cache-'));
-  mkdirSync(FAILS_ONCE_STATE, { recursive: true });
 });
 after(async () => {
   await Promise.all(workers.map((w) => w.kill()));
+  // Some of them were SIGKILLed on purpose: their sandboxes' folders and cgroups go as the next
+  // worker of the host would remove them.
+  await cleanUpAfterKilledWorkers();
+  assert.deepEqual(staleSandboxState(), []);
   await Promise.all(stacks.map((s) => s.stop()));
   await redis?.stop();
   rmSync(cacheDir, { recursive: true, force: true });
-  rmSync(FAILS_ONCE_STATE, { recursive: true, force: true });
 });
 
 /** A gateway (with an in-process worker unless `worker: false`) on a queue of its own. */

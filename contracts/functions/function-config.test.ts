@@ -19,10 +19,28 @@ test('an empty object gives the documented defaults', () => {
 
 test('every setting is read', () => {
   const config = parseFunctionConfig(
-    { timeoutMs: 500, retries: 2, concurrency: 3, network: 'loopback', contentType: 'application/json', env: { A: '1' } },
+    {
+      timeoutMs: 500, retries: 2, concurrency: 3, network: 'host', contentType: 'application/json', env: { A: '1' },
+      memoryMb: 64, maxProcesses: 8, cpus: 0.5, tmpMb: 4,
+    },
     'f.json',
   );
-  assert.deepEqual(config, { timeoutMs: 500, retries: 2, concurrency: 3, network: 'loopback', contentType: 'application/json', env: { A: '1' } });
+  assert.deepEqual(config, {
+    timeoutMs: 500, retries: 2, concurrency: 3, network: 'host', contentType: 'application/json', env: { A: '1' },
+    memoryMb: 64, maxProcesses: 8, cpus: 0.5, tmpMb: 4,
+  });
+});
+
+test('a function has a network of its own with only loopback unless it asks for the host\'s', () => {
+  assert.equal(parseFunctionConfig({}, 'f.json').network, 'loopback');
+});
+
+test('limits out of their bounds are rejected with the bounds', () => {
+  assert.match(errorOf({ memoryMb: 8 }).message, /"memoryMb" must be a whole number from 16 to 65536, got 8/);
+  assert.match(errorOf({ maxProcesses: 0 }).message, /"maxProcesses" must be a whole number from 1/);
+  assert.match(errorOf({ cpus: 0 }).message, /"cpus" must be a number of CPUs from 0.01/);
+  assert.match(errorOf({ cpus: '1' }).message, /"cpus" must be a number/);
+  assert.match(errorOf({ tmpMb: 1.5 }).message, /"tmpMb" must be a whole number/);
 });
 
 test('a bad value is rejected with a message naming the file and the field', () => {

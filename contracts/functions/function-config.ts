@@ -10,10 +10,21 @@ export interface FunctionConfig {
   retries: number;
   /** Most runs of this function at once on one worker; null for no limit beyond the worker's. Default: null. */
   concurrency: number | null;
-  /** `host` shares the worker's network; `loopback` gives each run a network namespace with only `lo`. Default: `host`. */
+  /**
+   * `loopback` gives each run a network namespace with only `lo`: no host port, no Redis, no gateway,
+   * no internet. `host` shares the worker's network: for trusted functions only. Default: `loopback`.
+   */
   network: 'host' | 'loopback';
   /** Content-Type of an exec function's response. Default: `text/plain; charset=utf-8`. */
   contentType: string;
+  /** Memory of the function's processes together, /tmp included, MiB; null: the worker's default (PIDBOX_SANDBOX_MEMORY_MB). */
+  memoryMb: number | null;
+  /** Processes and threads at once; null: the worker's default (PIDBOX_SANDBOX_MAX_PROCESSES). */
+  maxProcesses: number | null;
+  /** CPU bandwidth in CPUs, fractions allowed; null: the worker's default (PIDBOX_SANDBOX_CPUS). */
+  cpus: number | null;
+  /** Size of the private /tmp, MiB; null: the worker's default (PIDBOX_SANDBOX_TMP_MB). */
+  tmpMb: number | null;
 }
 
 export const DEFAULT_FUNCTION_CONFIG: FunctionConfig = {
@@ -21,9 +32,21 @@ export const DEFAULT_FUNCTION_CONFIG: FunctionConfig = {
   env: {},
   retries: 0,
   concurrency: null,
-  network: 'host',
+  network: 'loopback',
   contentType: 'text/plain; charset=utf-8',
+  memoryMb: null,
+  maxProcesses: null,
+  cpus: null,
+  tmpMb: null,
 };
+
+/** Bounds of the limits a function.json may ask for (the worker's own settings have the same). */
+export const LIMIT_BOUNDS = {
+  memoryMb: { min: 16, max: 65_536 },
+  maxProcesses: { min: 1, max: 32_768 },
+  cpus: { min: 0.01, max: 1024 },
+  tmpMb: { min: 1, max: 65_536 },
+} as const;
 
 const MAX_TIMEOUT_MS = 15 * 60_000;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -68,6 +91,24 @@ export function parseFunctionConfig(raw: unknown, file: string): FunctionConfig 
         if (typeof value !== 'string' || value === '') fail(field, `must be a non-empty string, got ${JSON.stringify(value)}`);
         config.contentType = value as string;
         break;
+      case 'memoryMb':
+      case 'maxProcesses':
+      case 'tmpMb': {
+        const { min, max } = LIMIT_BOUNDS[field];
+        if (!Number.isInteger(value) || (value as number) < min || (value as number) > max) {
+          fail(field, `must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`);
+        }
+        config[field] = value as number;
+        break;
+      }
+      case 'cpus': {
+        const { min, max } = LIMIT_BOUNDS.cpus;
+        if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+          fail(field, `must be a number of CPUs from ${min} to ${max} (fractions allowed), got ${JSON.stringify(value)}`);
+        }
+        config.cpus = value as number;
+        break;
+      }
       case 'env':
         if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(field, 'must be an object of strings');
         for (const [name, v] of Object.entries(value as object)) {
@@ -77,7 +118,7 @@ export function parseFunctionConfig(raw: unknown, file: string): FunctionConfig 
         }
         break;
       default:
-        fail(field, 'is not a known setting (known: timeoutMs, retries, concurrency, network, contentType, env)');
+        fail(field, 'is not a known setting (known: timeoutMs, retries, concurrency, network, contentType, env, memoryMb, maxProcesses, cpus, tmpMb)');
     }
   }
   return config;

@@ -26,6 +26,8 @@ export {
 export const ATTR_PIDBOX_PID_NAMESPACE = 'pidbox.sandbox.pid_namespace';
 export const ATTR_PIDBOX_ZOMBIES_REAPED = 'pidbox.sandbox.zombies_reaped';
 export const ATTR_PIDBOX_PEAK_PROCESSES = 'pidbox.sandbox.peak_processes';
+export const ATTR_PIDBOX_CPU_MS = 'pidbox.sandbox.cpu_ms';
+export const ATTR_PIDBOX_MEMORY_PEAK_BYTES = 'pidbox.sandbox.memory_peak_bytes';
 export const ATTR_PIDBOX_EXIT_SIGNAL = 'pidbox.exit.signal';
 export const ATTR_PIDBOX_STATUS = 'pidbox.invocation.status';
 export const ATTR_PIDBOX_ATTEMPT = 'pidbox.invocation.attempt';

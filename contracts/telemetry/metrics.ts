@@ -21,6 +21,12 @@ export interface Metrics {
   readonly zombiesReaped: Counter<'function'>;
   /** Invocations accepted by the gateway, by function and mode (sync, async, batch). */
   readonly accepted: Counter<'function' | 'mode'>;
+  /** CPU time of the functions' processes, from their cgroups. */
+  readonly functionCpu: Counter<'function'>;
+  /** Most memory one run of a function used at once, from its cgroup. */
+  readonly functionMemoryPeak: Histogram<'function'>;
+  /** Runs the kernel's OOM killer ended (memoryMb reached). */
+  readonly outOfMemory: Counter<'function'>;
   /**
    * Reads the queue's job counts on each scrape. One source: a later call replaces an earlier one,
    * so a gateway and a worker sharing a registry (`pidbox dev`) do not count the queue twice.
@@ -32,6 +38,8 @@ export interface Metrics {
 
 const START_BUCKETS = [0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5];
 const RUN_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+const MIB = 1024 * 1024;
+const MEMORY_BUCKETS = [1, 4, 16, 32, 64, 128, 256, 512, 1024, 4096].map((mib) => mib * MIB);
 
 export function createMetrics(): Metrics {
   const registry = new Registry();
@@ -115,6 +123,25 @@ export function createMetrics(): Metrics {
       name: 'pidbox_invocations_accepted_total',
       help: 'Invocations accepted by the gateway, by function and mode.',
       labelNames: ['function', 'mode'],
+      registers: [registry],
+    }),
+    functionCpu: new Counter({
+      name: 'pidbox_function_cpu_seconds_total',
+      help: 'CPU time (user and system) of the functions\' processes, from their cgroups.',
+      labelNames: ['function'],
+      registers: [registry],
+    }),
+    functionMemoryPeak: new Histogram({
+      name: 'pidbox_function_memory_peak_bytes',
+      help: 'Most memory one run used at once, its /tmp included, from its cgroup.',
+      labelNames: ['function'],
+      buckets: MEMORY_BUCKETS,
+      registers: [registry],
+    }),
+    outOfMemory: new Counter({
+      name: 'pidbox_function_out_of_memory_total',
+      help: 'Runs ended by the kernel\'s OOM killer at their memory limit.',
+      labelNames: ['function'],
       registers: [registry],
     }),
     watchQueue(counts) {

@@ -19,6 +19,9 @@ export const REPO_ROOT = findRepoRoot(dirname(fileURLToPath(import.meta.url)));
 /** The standalone init, as a container would start it. */
 export const INIT_BIN = join(REPO_ROOT, 'bin', 'pidbox-init');
 
+/** test/fixtures/sandbox/: the sandbox tests mount it as /var/task. */
+export const SANDBOX_FIXTURES = join(REPO_ROOT, 'test', 'fixtures', 'sandbox');
+
 /** A script under test/fixtures/sandbox/. */
 export function sandboxFixture(name: string): string {
   return join(REPO_ROOT, 'test', 'fixtures', 'sandbox', name);

@@ -12,7 +12,7 @@ export interface WorkerProcess {
   output(): string;
   /** Resolves with its exit code and signal. */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** SIGKILLs it if it still runs, and waits for it; safe to call twice (for `after` hooks). */
+  /** Stops it if it still runs (SIGTERM, then SIGKILL after 15 s), and waits for it; safe to call twice (for `after` hooks). */
   kill(): Promise<void>;
 }
 
@@ -34,7 +34,13 @@ export async function spawnWorker(env: Record<string, string>): Promise<WorkerPr
     output: () => output,
     exited,
     async kill() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      if (child.exitCode === null && child.signalCode === null) {
+        // Graceful first, so that it removes its own sandboxes' folders and cgroups.
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+        await exited;
+        clearTimeout(timer);
+      }
       await exited;
     },
   };

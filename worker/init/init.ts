@@ -8,21 +8,22 @@
 // Two modes:
 //   standalone  pidbox-init [--] CMD [ARGS…]   argv, environment, stdio and every other inherited
 //               descriptor pass to CMD unchanged; nothing is printed in normal operation.
-//   sandbox     started by a worker inside a fresh PID namespace, with its control socket on fd 3;
-//               it waits for a RunSpec there (so a warm pool can start it before a call is known),
-//               reports ready / started / exited, and ends its namespace when the socket closes.
+//   sandbox     PID 1 of a sandbox that bubblewrap made (user, PID, mount, IPC, UTS, network and
+//               cgroup namespaces, its root, seccomp: worker/sandbox/bwrap-args.ts), running as the
+//               sandbox's unprivileged uid with no capability; its control socket is fd 3. It makes
+//               itself undumpable (the function, same uid, can then neither ptrace it nor take its
+//               descriptors or memory), waits for a RunSpec (so a sandbox can be started before a
+//               call is known), reports ready / started / exited, and ends its namespace when the
+//               socket closes.
 
-import { readFileSync, readSync, readdirSync, readlinkSync, writeSync } from 'node:fs';
-import {
-  CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWUTS, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_REC,
-  PR_SET_CHILD_SUBREAPER, PR_SET_PDEATHSIG, RLIMIT_NOFILE,
-} from '../../native/constants.js';
+import { readFileSync, readSync, readdirSync, writeSync } from 'node:fs';
+import { PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, PR_SET_PDEATHSIG, RLIMIT_CORE, RLIMIT_NOFILE } from '../../native/constants.js';
 import { ENOENT, ESRCH, errnoText } from '../../native/errno.js';
 import * as libc from '../../native/libc.js';
 import { watchReadable, type FdWatch } from '../../native/poll.js';
 import { spawnProcess } from '../../native/spawn.js';
 import { SyscallError } from '../../native/syscall-error.js';
-import { lineDecoder, type InitToWorker, type RunSpec, type WorkerToInit } from './protocol.js';
+import { lineDecoder, parseWorkerMessage, type InitToWorker, type RunSpec } from './protocol.js';
 import { FORWARDED_SIGNALS, SURVIVED_SIGNALS, exitCodeOf, signalName, signalNumber } from './signals.js';
 
 const SIGKILL = 9;
@@ -31,8 +32,6 @@ const USAGE = 'usage: pidbox-init [--] COMMAND [ARGS...]\n';
 
 interface InitArgs {
   sandbox: boolean;
-  /** Namespaces the init creates for itself in sandbox mode, beyond mount (CLONE_NEW* flags). */
-  unshareFlags: number;
   /** The soft RLIMIT_NOFILE the init was started with (Node raises it); given back to the child. */
   nofileSoft: bigint | null;
   /** Descriptors above 2 the init inherited (bin/pidbox-init lists them); the child gets them too. */
@@ -76,7 +75,7 @@ function splitNul(bytes: Buffer): Buffer[] {
 }
 
 function parseArguments(raw: Buffer[]): InitArgs {
-  const args: InitArgs = { sandbox: false, unshareFlags: 0, nofileSoft: null, inheritedFds: [], command: [] };
+  const args: InitArgs = { sandbox: false, nofileSoft: null, inheritedFds: [], command: [] };
   let i = 0;
   for (; i < raw.length; i++) {
     const arg = raw[i]!.toString('latin1');
@@ -84,24 +83,12 @@ function parseArguments(raw: Buffer[]): InitArgs {
     if (!arg.startsWith('--')) break;
     if (arg === '--sandbox') args.sandbox = true;
     else if (arg.startsWith('--nofile=')) args.nofileSoft = arg === '--nofile=unlimited' ? -1n : BigInt(arg.slice(9));
-    else if (arg.startsWith('--unshare=')) args.unshareFlags = namespaceFlags(arg.slice(10));
     else if (arg.startsWith('--fds=')) args.inheritedFds = arg.slice(6).split(',').filter(Boolean).map(Number);
     else fail(`unknown option ${arg}\n${USAGE}`, 2);
   }
   args.command = raw.slice(i);
   if (!args.sandbox && args.command.length === 0) fail(`no command given\n${USAGE}`, 2);
   return args;
-}
-
-function namespaceFlags(list: string): number {
-  let flags = 0;
-  for (const name of list.split(',').filter(Boolean)) {
-    if (name === 'net') flags |= CLONE_NEWNET;
-    else if (name === 'ipc') flags |= CLONE_NEWIPC;
-    else if (name === 'uts') flags |= CLONE_NEWUTS;
-    else fail(`unknown namespace ${name}`, 2);
-  }
-  return flags;
 }
 
 /**
@@ -120,17 +107,16 @@ function rawEnvironment(): Buffer[] {
 function becomeInit(args: InitArgs): void {
   state.isPid1 = libc.getpid() === 1;
   if (args.sandbox) {
-    // Dies with its worker. The parent-death signal alone races with a worker that dies before
-    // this line runs; the control socket closing covers that window (see openControl).
-    libc.prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (!state.isPid1) fail('--sandbox needs a fresh PID namespace (the init must be PID 1)', 70);
-    // The mount namespace is made here, not in the worker: unshare(CLONE_NEWNS) on the worker's
-    // main thread would give that thread a private fs_struct, and setns back resets its cwd.
-    libc.unshare(CLONE_NEWNS | args.unshareFlags);
-    // Private first, so the new /proc does not propagate back to the host (mount_namespaces(7)).
-    libc.mount(null, '/', null, MS_REC | MS_PRIVATE);
-    libc.mount('proc', '/proc', 'proc', MS_NOSUID | MS_NODEV | MS_NOEXEC);
-    if (args.unshareFlags & CLONE_NEWNET) libc.setInterfaceUp('lo');
+    // The function runs as the same uid: undumpable, the init cannot be ptraced, and its memory
+    // (/proc/1/mem), descriptors (pidfd_getfd, /proc/1/fd) and environment are out of the
+    // function's reach (ptrace(2), "Ptrace access mode checking"). exec resets it for the function.
+    libc.prctl(PR_SET_DUMPABLE, 0);
+    // Dies with bubblewrap, and so with the worker. The parent-death signal alone races with a
+    // parent that dies before this line runs; the control socket closing covers that window.
+    libc.prctl(PR_SET_PDEATHSIG, SIGKILL);
+    // No core dumps in a sandbox: a crash must not write the function's memory anywhere.
+    libc.setrlimit(RLIMIT_CORE, { soft: 0n, hard: 0n });
   } else if (!state.isPid1) {
     // Not PID 1: orphans would go to the real init. As a subreaper they come to us instead.
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -307,7 +293,8 @@ const CONTROL_FD = 3;
 
 function openControl(onRun: (spec: RunSpec) => void): FdWatch {
   const buffer = Buffer.alloc(64 * 1024);
-  const decode = lineDecoder<WorkerToInit>((message) => {
+  const decode = lineDecoder((line) => {
+    const message = parseWorkerMessage(line);
     switch (message.type) {
       case 'run':
         onRun(message.spec);
@@ -322,7 +309,11 @@ function openControl(onRun: (spec: RunSpec) => void): FdWatch {
       n = 0;
     }
     if (n > 0) {
-      decode(buffer.subarray(0, n));
+      try {
+        decode(buffer.subarray(0, n));
+      } catch (error) {
+        fail(`bad message from the worker: ${(error as Error).message}`, 70);
+      }
       return;
     }
     // The lifeline: the worker's end closed (it exited or was killed). Nobody is left to report to.
@@ -368,11 +359,13 @@ function main(): void {
   state.control = openControl((spec) => {
     if (started) return;
     started = true;
-    // Only in a UTS namespace of our own: otherwise this would rename the host.
-    if (spec.hostname && args.unshareFlags & CLONE_NEWUTS) libc.sethostname(spec.hostname);
+    if (spec.maxOpenFiles !== undefined) {
+      const limit = BigInt(spec.maxOpenFiles);
+      libc.setrlimit(RLIMIT_NOFILE, { soft: limit, hard: limit });
+    }
     startChild(spec.argv.map((a) => Buffer.from(a)), spec.env.map((e) => Buffer.from(e)), spec);
   });
-  send({ type: 'ready', pidNamespace: readlinkSync('/proc/self/ns/pid') });
+  send({ type: 'ready' });
 }
 
 main();

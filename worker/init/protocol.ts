@@ -2,7 +2,9 @@ import { StringDecoder } from 'node:string_decoder';
 
 // Messages between a worker and the init of one of its sandboxes, one JSON object per line on the
 // init's descriptor 3 (a socket pair: it is also the init's lifeline — when the worker's end closes,
-// the init ends its namespace).
+// the init ends its namespace). The worker trusts nothing that comes out of a sandbox: every line is
+// length-bounded and every message checked field by field (parseInitMessage), so garbage from a
+// hostile sandbox ends that sandbox, never the worker.
 
 /** What to run. Sent by the worker, once, either with the start or later (a warm sandbox). */
 export interface RunSpec {
@@ -12,16 +14,16 @@ export interface RunSpec {
   env: string[];
   /** Working directory of the function. */
   cwd?: string;
-  /** Hostname inside the sandbox (needs a UTS namespace). */
-  hostname?: string;
   /** Give the function the init's descriptor 4 as its descriptor 3 (the node runtime's result channel). */
   resultChannel?: boolean;
+  /** Most open files of the function (RLIMIT_NOFILE, soft and hard). Core dumps are always off in a sandbox. */
+  maxOpenFiles?: number;
 }
 
 export type WorkerToInit = { type: 'run'; spec: RunSpec };
 
 export type InitToWorker =
-  | { type: 'ready'; pidNamespace: string }
+  | { type: 'ready' }
   | { type: 'started'; pid: number }
   | {
       type: 'exited';
@@ -31,11 +33,24 @@ export type InitToWorker =
       peakProcesses: number;
     };
 
+/** Longest line either side accepts. A run spec carries the function's environment; 1 MiB is ample. */
+export const MAX_MESSAGE_BYTES = 1024 * 1024;
+
+/** A message that breaks the protocol: too long, not JSON, not a known message, or out of order. */
+export class ProtocolError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ProtocolError';
+  }
+}
+
 /**
- * Splits a byte stream into JSON lines, calling `onMessage` for each complete one. A character split
- * between two chunks is kept whole (StringDecoder).
+ * Splits a byte stream into lines and calls `onLine` with each complete one, as text. A character
+ * split between two chunks is kept whole (StringDecoder). A line longer than `maxBytes` throws a
+ * ProtocolError before it is buffered further, so a peer that never sends a newline cannot grow
+ * the receiver's memory.
  */
-export function lineDecoder<T>(onMessage: (message: T) => void): (chunk: Buffer) => void {
+export function lineDecoder(onLine: (line: string) => void, maxBytes = MAX_MESSAGE_BYTES): (chunk: Buffer) => void {
   const decoder = new StringDecoder('utf8');
   let pending = '';
   return (chunk) => {
@@ -44,7 +59,68 @@ export function lineDecoder<T>(onMessage: (message: T) => void): (chunk: Buffer)
     while ((newline = pending.indexOf('\n')) >= 0) {
       const line = pending.slice(0, newline);
       pending = pending.slice(newline + 1);
-      if (line.trim() !== '') onMessage(JSON.parse(line) as T);
+      if (line.length > maxBytes) throw new ProtocolError(`a message is longer than ${maxBytes} bytes`);
+      if (line.trim() !== '') onLine(line);
     }
+    // Characters, not bytes: a UTF-8 character is at most 4 bytes, and never fewer characters than 1/4 of its bytes.
+    if (pending.length > maxBytes) throw new ProtocolError(`a message is longer than ${maxBytes} bytes`);
   };
+}
+
+function parseObject(line: string): Record<string, unknown> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(line);
+  } catch {
+    throw new ProtocolError(`not JSON: ${JSON.stringify(line.slice(0, 80))}`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ProtocolError('a message is not a JSON object');
+  return raw as Record<string, unknown>;
+}
+
+const SIGNAL_NAME = /^SIG[A-Z0-9]{2,10}$/;
+
+function count(value: unknown, field: string): number {
+  if (!Number.isSafeInteger(value) || (value as number) < 0) throw new ProtocolError(`"${field}" is not a count: ${JSON.stringify(value)}`);
+  return value as number;
+}
+
+/** One message from an init, checked field by field; anything else throws a ProtocolError. */
+export function parseInitMessage(line: string): InitToWorker {
+  const message = parseObject(line);
+  switch (message.type) {
+    case 'ready':
+      return { type: 'ready' };
+    case 'started': {
+      const pid = count(message.pid, 'pid');
+      if (pid < 2) throw new ProtocolError(`"pid" ${pid} cannot be the function's`);
+      return { type: 'started', pid };
+    }
+    case 'exited': {
+      const code = message.code === null ? null : count(message.code, 'code');
+      if (code !== null && code > 255) throw new ProtocolError(`"code" ${code} is not an exit code`);
+      const signal = message.signal;
+      if (signal !== null && (typeof signal !== 'string' || !SIGNAL_NAME.test(signal))) throw new ProtocolError(`"signal" is not a signal name`);
+      if ((code === null) === (signal === null)) throw new ProtocolError('an exit has either a code or a signal');
+      return {
+        type: 'exited',
+        code,
+        signal: signal as NodeJS.Signals | null,
+        zombiesReaped: count(message.zombiesReaped, 'zombiesReaped'),
+        peakProcesses: count(message.peakProcesses, 'peakProcesses'),
+      };
+    }
+    default:
+      throw new ProtocolError(`unknown message type ${JSON.stringify(message.type)?.slice(0, 40)}`);
+  }
+}
+
+/** The worker's message, as the init reads it (the init trusts its worker, but not blindly its bytes). */
+export function parseWorkerMessage(line: string): WorkerToInit {
+  const message = parseObject(line);
+  if (message.type !== 'run') throw new ProtocolError(`unknown message type ${JSON.stringify(message.type)?.slice(0, 40)}`);
+  const spec = message.spec as RunSpec | undefined;
+  const strings = (v: unknown): boolean => Array.isArray(v) && v.every((s) => typeof s === 'string');
+  if (!spec || !strings(spec.argv) || spec.argv.length === 0 || !strings(spec.env)) throw new ProtocolError('a run message needs argv and env');
+  return { type: 'run', spec };
 }

@@ -1,19 +1,30 @@
-import { fileURLToPath } from 'node:url';
 import type { FunctionResponse, FunctionResult, InvocationRequest } from '../../contracts/invocation.js';
-import type { ErrorCode } from '../../contracts/pidbox-error.js';
+import { statSync } from 'node:fs';
+import { PidboxError, type ErrorCode } from '../../contracts/pidbox-error.js';
+import type { FunctionConfig } from '../../contracts/functions/function-config.js';
 import type { FunctionInfo } from '../../contracts/functions/function-registry.js';
-import type { RunSpec } from '../init/protocol.js';
+import { ProtocolError, type RunSpec } from '../init/protocol.js';
 import type { NodeBuilder } from '../runtimes/node-build.js';
-import { SANDBOX_PATH, spawnSandbox, type SandboxOutcome } from '../sandbox/spawn-sandbox.js';
+import type { SandboxHost } from '../sandbox/sandbox-host.js';
+import {
+  DEFAULT_SANDBOX_LIMITS, SANDBOX_PATH, SANDBOX_PATHS, spawnSandbox, type SandboxLimits, type SandboxOutcome,
+} from '../sandbox/spawn-sandbox.js';
+import { adoptSpans, parseNodeResult } from './node-result.js';
 import { BoundedBuffer, TailBuffer, drained } from './output.js';
 import { traceSandbox, type SandboxTrace } from './sandbox-spans.js';
-import type { RecordedSpan } from '../../contracts/telemetry/recorded-span.js';
 import type { Tracing } from '../../contracts/telemetry/tracing.js';
 
-const NODE_HOST = fileURLToPath(new URL('../runtimes/node-host.js', import.meta.url));
+const NODE_HOST = `${SANDBOX_PATHS.runtime}/node-host.cjs`;
+const BUNDLE = `${SANDBOX_PATHS.bundle}/index.mjs`;
 
 export interface RunOptions {
+  /** The worker's sandbox host (its mounts, cgroups, seccomp filter). */
+  host: SandboxHost;
   invocationId: string;
+  /** Which run of the invocation this is, from 1 (retries and runs after a lost worker count up). Default: 1. */
+  attempt?: number;
+  /** Limits for what function.json leaves unset. Default: DEFAULT_SANDBOX_LIMITS (256 MiB, 128 tasks, 1 CPU, 64 MiB /tmp, 1024 files). */
+  defaultLimits?: SandboxLimits;
   /** Builds node functions (cached per change of source). */
   builder: NodeBuilder;
   /** Abort to cancel: the sandbox is killed at once and the result is `cancelled`. */
@@ -53,16 +64,33 @@ export async function runFunction(fn: FunctionInfo, request: InvocationRequest, 
   }
 }
 
+/** What function.json asks for, the worker's defaults for the rest. */
+export function resolveLimits(config: FunctionConfig, defaults: SandboxLimits = DEFAULT_SANDBOX_LIMITS): SandboxLimits {
+  return {
+    memoryMb: config.memoryMb ?? defaults.memoryMb,
+    maxProcesses: config.maxProcesses ?? defaults.maxProcesses,
+    cpus: config.cpus ?? defaults.cpus,
+    tmpMb: config.tmpMb ?? defaults.tmpMb,
+    maxOpenFiles: defaults.maxOpenFiles,
+  };
+}
+
 async function runInSandbox(fn: FunctionInfo, request: InvocationRequest, options: RunOptions, spans: SandboxTrace): Promise<FunctionResult> {
-  const spec = await runSpec(fn, request, options, spans.traceEnv());
-  const sandbox = spawnSandbox({
+  assertReadableInSandbox(fn, options.host);
+  const traceEnv = spans.traceEnv();
+  const bundle = fn.runtime === 'node' ? await options.builder.load(fn) : null;
+  const spec = runSpec(fn, request, options, traceEnv, bundle?.importsOpenTelemetry ?? false);
+  const limits = resolveLimits(fn.config, options.defaultLimits);
+  const sandbox = spawnSandbox(options.host, {
     run: spec,
-    namespaces: { uts: true, ipc: true, net: fn.config.network === 'loopback' },
+    taskDir: fn.dir,
+    ...(bundle ? { bundle: bundle.code } : {}),
+    network: fn.config.network,
+    limits,
     resultChannel: fn.runtime === 'node',
     timeoutMs: fn.config.timeoutMs,
     killGraceMs: options.killGraceMs ?? 1000,
   });
-  options.onSandbox?.({ hostPid: sandbox.pid, pidNamespace: sandbox.pidNamespace });
 
   let cancelled = false;
   const onAbort = (): void => {
@@ -71,6 +99,7 @@ async function runInSandbox(fn: FunctionInfo, request: InvocationRequest, option
   };
   if (options.signal?.aborted) onAbort();
   else options.signal?.addEventListener('abort', onAbort, { once: true });
+  sandbox.ready.then(() => options.onSandbox?.({ hostPid: sandbox.pid, pidNamespace: sandbox.pidNamespace }), () => {});
 
   const maxResponse = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
   const log = new TailBuffer(options.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES);
@@ -105,6 +134,8 @@ async function runInSandbox(fn: FunctionInfo, request: InvocationRequest, option
       hostPid: sandbox.pid,
       zombiesReaped: outcome.zombiesReaped,
       peakProcesses: outcome.peakProcesses,
+      cpuMs: outcome.cpuMs,
+      memoryPeakBytes: outcome.memoryPeakBytes,
     },
     log: log.toString(),
     logTruncated: log.truncated,
@@ -120,6 +151,9 @@ async function runInSandbox(fn: FunctionInfo, request: InvocationRequest, option
   if (outcome.timedOut) {
     return failed('timed_out', 504, 'FUNCTION_TIMED_OUT', `the function ran longer than its timeout of ${fn.config.timeoutMs} ms`);
   }
+  if (outcome.outOfMemory) {
+    return failed('failed', 500, 'FUNCTION_OUT_OF_MEMORY', `the function used more than its ${limits.memoryMb} MiB of memory and was killed`);
+  }
   if (response.overflowed) {
     return failed('failed', 502, 'FUNCTION_OUTPUT_TOO_LARGE', `the function's response is larger than ${maxResponse} bytes`);
   }
@@ -128,9 +162,16 @@ async function runInSandbox(fn: FunctionInfo, request: InvocationRequest, option
     if (outcome.exitCode !== 0) return failed('failed', 500, 'FUNCTION_FAILED', describeExit(outcome));
     return { ...base, status: 'succeeded', response: { status: 200, headers: { 'content-type': fn.config.contentType }, bodyBase64: output.toString('base64') } };
   }
-  const parsed = parseNodeResult(output);
-  if (parsed?.spans.length) options.tracing?.exportRecordedSpans(parsed.spans);
-  if (parsed && 'error' in parsed) return failed('failed', 500, 'FUNCTION_FAILED', `the handler threw ${parsed.error.name}: ${parsed.error.message}`);
+  let parsed;
+  try {
+    parsed = parseNodeResult(output);
+  } catch (error) {
+    if (!(error instanceof ProtocolError)) throw error;
+    return failed('failed', 502, 'SANDBOX_PROTOCOL_ERROR', `the function's result is not valid: ${error.message}`);
+  }
+  const parent = parseTraceparent(traceEnv.TRACEPARENT);
+  if (parsed?.spans.length && parent) options.tracing?.exportRecordedSpans(adoptSpans(parsed.spans, parent));
+  if (parsed?.kind === 'error') return failed('failed', 500, 'FUNCTION_FAILED', `the handler threw ${parsed.name}: ${parsed.message}`);
   if (outcome.exitCode !== 0) return failed('failed', 500, 'FUNCTION_FAILED', describeExit(outcome));
   if (!parsed) return failed('failed', 500, 'FUNCTION_FAILED', 'the function exited without a response');
   if (parsed.body.length > maxResponse) {
@@ -139,65 +180,72 @@ async function runInSandbox(fn: FunctionInfo, request: InvocationRequest, option
   return { ...base, status: 'succeeded', response: { status: parsed.status, headers: parsed.headers, bodyBase64: parsed.body.toString('base64') } };
 }
 
-async function runSpec(
+function runSpec(
   fn: FunctionInfo,
   request: InvocationRequest,
   options: RunOptions,
   traceEnv: Record<string, string>,
-): Promise<RunSpec> {
+  importsOpenTelemetry: boolean,
+): RunSpec {
   const env: Record<string, string> = {
     PATH: SANDBOX_PATH,
-    HOME: '/tmp',
+    HOME: SANDBOX_PATHS.tmp,
+    TMPDIR: SANDBOX_PATHS.tmp,
     LANG: 'C.UTF-8',
     PIDBOX_FUNCTION: fn.name,
     PIDBOX_INVOCATION_ID: options.invocationId,
+    PIDBOX_ATTEMPT: String(options.attempt ?? 1),
     ...fn.config.env,
     ...options.extraEnv,
     ...traceEnv,
   };
-  const common = { env: [] as string[], cwd: fn.dir, hostname: fn.name };
+  const common = { env: [] as string[], cwd: SANDBOX_PATHS.task };
   if (fn.runtime === 'exec') {
     env.PIDBOX_METHOD = request.method;
     env.PIDBOX_PATH = request.path;
-    return { ...common, argv: [fn.entry], env: toEnvList(env) };
+    return { ...common, argv: [`${SANDBOX_PATHS.task}/${fn.entry.slice(fn.dir.length + 1)}`], env: toEnvList(env) };
   }
-  const bundle = await options.builder.bundle(fn);
   // Tracing inside the sandbox costs the function's start a few milliseconds: only for functions
   // that can make spans of their own.
-  if (bundle.importsOpenTelemetry && traceEnv.TRACEPARENT) env.PIDBOX_FUNCTION_TRACING = '1';
+  if (importsOpenTelemetry && traceEnv.TRACEPARENT) env.PIDBOX_FUNCTION_TRACING = '1';
   env.PIDBOX_REQUEST = JSON.stringify({
     method: request.method,
     path: request.path,
     headers: request.headers,
     invocationId: options.invocationId,
     functionName: fn.name,
+    attempt: options.attempt ?? 1,
   });
-  return { ...common, argv: [process.execPath, NODE_HOST, bundle.path], env: toEnvList(env), resultChannel: true };
+  return { ...common, argv: [SANDBOX_PATHS.node, NODE_HOST, BUNDLE], env: toEnvList(env), resultChannel: true };
+}
+
+/**
+ * The function's folder (and an exec function's handler) must be usable by the sandbox's uid, which
+ * owns none of the host's files: readable and searchable by others, or by its group.
+ */
+function assertReadableInSandbox(fn: FunctionInfo, host: SandboxHost): void {
+  const check = (path: string, bits: number, what: string): void => {
+    const stat = statSync(path);
+    const granted = stat.uid === host.uid ? (stat.mode >> 6) & 7 : stat.gid === host.gid ? (stat.mode >> 3) & 7 : stat.mode & 7;
+    if ((granted & bits) !== bits) {
+      throw new PidboxError(
+        'INVALID_FUNCTION_CONFIG',
+        `${path}: the sandbox's user (uid ${host.uid}) cannot ${what} it; make it so for others (chmod o+${bits & 1 ? 'rx' : 'r'})`,
+      );
+    }
+  };
+  check(fn.dir, 5, 'read');
+  if (fn.runtime === 'exec') check(fn.entry, 5, 'run');
+}
+
+/** trace id, span id and flags of a W3C traceparent, or null. */
+function parseTraceparent(traceparent: string | undefined): { traceId: string; spanId: string; traceFlags: number } | null {
+  const match = traceparent ? /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/.exec(traceparent) : null;
+  return match ? { traceId: match[1]!, spanId: match[2]!, traceFlags: Number.parseInt(match[3]!, 16) } : null;
 }
 
 function toEnvList(env: Record<string, string>): string[] {
   return Object.entries(env).map(([k, v]) => `${k}=${v}`);
-}
-
-type NodeResult = { spans: RecordedSpan[] } & (
-  | { status: number; headers: Record<string, string>; body: Buffer }
-  | { error: { name: string; message: string } }
-);
-
-function parseNodeResult(output: Buffer): NodeResult | null {
-  const newline = output.indexOf(0x0a);
-  if (newline < 0) return null;
-  try {
-    const header = JSON.parse(output.subarray(0, newline).toString('utf8')) as { spans?: RecordedSpan[] } & (
-      | { status: number; headers: Record<string, string> }
-      | { error: { name: string; message: string } }
-    );
-    const spans = Array.isArray(header.spans) ? header.spans : [];
-    if ('error' in header) return { error: header.error, spans };
-    return { status: header.status, headers: header.headers, body: output.subarray(newline + 1), spans };
-  } catch {
-    return null;
-  }
 }
 
 function describeExit(outcome: SandboxOutcome): string {

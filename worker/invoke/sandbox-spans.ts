@@ -1,7 +1,7 @@
 import { SpanStatusCode, context, trace, type Context, type Span } from '@opentelemetry/api';
 import type { FunctionResult } from '../../contracts/invocation.js';
 import {
-  ATTR_FAAS_NAME, ATTR_PIDBOX_EXIT_SIGNAL, ATTR_PIDBOX_PEAK_PROCESSES, ATTR_PIDBOX_PID_NAMESPACE,
+  ATTR_FAAS_NAME, ATTR_PIDBOX_CPU_MS, ATTR_PIDBOX_EXIT_SIGNAL, ATTR_PIDBOX_MEMORY_PEAK_BYTES, ATTR_PIDBOX_PEAK_PROCESSES, ATTR_PIDBOX_PID_NAMESPACE,
   ATTR_PIDBOX_RUNTIME, ATTR_PIDBOX_ZOMBIES_REAPED, ATTR_PROCESS_EXIT_CODE, ATTR_PROCESS_PID, ATTR_PROCESS_VPID,
 } from '../../contracts/telemetry/attributes.js';
 import { injectContext, markError, type Tracing } from '../../contracts/telemetry/tracing.js';
@@ -52,6 +52,8 @@ export function traceSandbox(tracing: Tracing | undefined, fn: FunctionInfo): Sa
         [ATTR_PIDBOX_PID_NAMESPACE]: outcome.pidNamespace,
         [ATTR_PIDBOX_ZOMBIES_REAPED]: outcome.zombiesReaped,
         [ATTR_PIDBOX_PEAK_PROCESSES]: outcome.peakProcesses,
+        [ATTR_PIDBOX_CPU_MS]: outcome.cpuMs,
+        ...(outcome.memoryPeakBytes !== null ? { [ATTR_PIDBOX_MEMORY_PEAK_BYTES]: outcome.memoryPeakBytes } : {}),
       });
       if (marks.readyAt) {
         sandbox.addEvent('init ready', marks.readyAt);

@@ -21,6 +21,7 @@ import { didRun, unrunResult } from '../../queue/unrun-result.js';
 import type { FunctionInfo, FunctionRegistry } from '../../contracts/functions/function-registry.js';
 import { runFunction } from '../invoke/run-function.js';
 import type { NodeBuilder } from '../runtimes/node-build.js';
+import type { SandboxHost } from '../sandbox/sandbox-host.js';
 import type { FunctionSlots } from './function-slots.js';
 import { LogSink } from './log-sink.js';
 import type { RunningInvocations } from './running-invocations.js';
@@ -31,6 +32,8 @@ export interface InvocationDeps extends FinishDeps {
   logs: LogStore;
   registry: FunctionRegistry;
   builder: NodeBuilder;
+  /** The worker's sandboxes' mounts, cgroups and seccomp filter. */
+  sandboxHost: SandboxHost;
   running: RunningInvocations;
   slots: FunctionSlots;
   workerConfig: WorkerConfig;
@@ -169,6 +172,9 @@ async function runOnce(fn: FunctionInfo, data: InvocationJob, attempt: number, s
   metrics.sandboxesRunning.inc();
   try {
     result = await runFunction(fn, data.request, {
+      host: deps.sandboxHost,
+      defaultLimits: config.sandboxLimits,
+      attempt,
       tracing: deps.telemetry.tracing,
       invocationId: data.invocationId,
       builder: deps.builder,
@@ -199,6 +205,9 @@ function recordRun(telemetry: Telemetry, functionName: string, result: FunctionR
     metrics.sandboxStart.observe({ function: functionName }, result.timings.startMs / 1000);
     metrics.functionRun.observe({ function: functionName }, result.timings.runMs / 1000);
     metrics.zombiesReaped.inc({ function: functionName }, result.sandbox.zombiesReaped);
+    metrics.functionCpu.inc({ function: functionName }, result.sandbox.cpuMs / 1000);
+    if (result.sandbox.memoryPeakBytes !== null) metrics.functionMemoryPeak.observe({ function: functionName }, result.sandbox.memoryPeakBytes);
+    if (result.error?.code === 'FUNCTION_OUT_OF_MEMORY') metrics.outOfMemory.inc({ function: functionName });
   }
   span.setAttribute(ATTR_PIDBOX_STATUS, result.status);
   if (result.error) markError(span, result.error.code, result.error.message);

@@ -7,6 +7,7 @@ import { networkList } from '../../contracts/callbacks/callback-address.js';
 import { quietTelemetry, type Telemetry } from '../../contracts/telemetry/telemetry.js';
 import { FunctionRegistry } from '../../contracts/functions/function-registry.js';
 import { createNodeBuilder } from '../runtimes/node-build.js';
+import { openSandboxHost } from '../sandbox/sandbox-host.js';
 import { finishInvocation } from '../../queue/finish-invocation.js';
 import { openQueues } from '../../queue/invocation-queues.js';
 import { InvocationStore } from '../../queue/invocation-store.js';
@@ -39,6 +40,8 @@ const CLOSE_MARGIN_MS = 5000;
 export async function startWorker(config: WorkerConfig, telemetry?: Telemetry): Promise<WorkerHandle> {
   const { tracing, metrics, log } = telemetry ?? (await quietTelemetry('worker'));
   const name = `${hostname()}:${process.pid}`;
+  // First: a machine that cannot run sandboxes stops the worker before it takes a job.
+  const sandboxHost = await openSandboxHost({ runDir: config.runDir, uid: config.sandboxUid, gid: config.sandboxGid });
   const keys = redisKeys(config.queue.prefix);
   const redis = createRedisClient(config.queue.redisUrl, { name: 'pidbox-worker', log });
   const subscriber = createRedisClient(config.queue.redisUrl, { name: 'pidbox-worker-control', log });
@@ -52,6 +55,7 @@ export async function startWorker(config: WorkerConfig, telemetry?: Telemetry): 
     config: config.queue,
     registry: new FunctionRegistry(config.functionsDir),
     builder: createNodeBuilder({ cacheDir: config.cacheDir }),
+    sandboxHost,
     running,
     slots: new FunctionSlots(),
     workerConfig: config,
@@ -121,6 +125,7 @@ export async function startWorker(config: WorkerConfig, telemetry?: Telemetry): 
     await cancels.close();
     await Promise.race([queues.close(), delay(1000)]);
     await Promise.all([closeRedisClient(subscriber), closeRedisClient(redis)]);
+    await sandboxHost.close();
   };
   return {
     name,

@@ -1,7 +1,10 @@
 // `pidbox worker`'s settings: a pure function of the environment (README, "Configuration").
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
-import { readInteger, readString } from '../../contracts/config-values.js';
+import { readDecimal, readInteger, readString } from '../../contracts/config-values.js';
+import { LIMIT_BOUNDS } from '../../contracts/functions/function-config.js';
+import { DEFAULT_RUN_DIR, DEFAULT_SANDBOX_UID } from '../sandbox/sandbox-host.js';
+import { DEFAULT_SANDBOX_LIMITS, type SandboxLimits } from '../sandbox/spawn-sandbox.js';
 import { loadQueueConfig, type QueueConfig, type QueueDefaults } from '../../queue/queue-config.js';
 
 export interface WorkerConfig {
@@ -34,10 +37,24 @@ export interface WorkerConfig {
   metricsPort: number;
   /** Address it listens on. Env PIDBOX_METRICS_HOST. Default: `0.0.0.0`. */
   metricsHost: string;
+  /** Folder of the sandboxes' mounts, one tmpfs per worker (absolute). Env PIDBOX_RUN_DIR. Default: `/run/pidbox`. */
+  runDir: string;
+  /** Host uid every sandbox runs as: an account nothing else on the host uses. Env PIDBOX_SANDBOX_UID. Default: 99999. */
+  sandboxUid: number;
+  /** Host gid every sandbox runs as. Env PIDBOX_SANDBOX_GID. Default: the uid. */
+  sandboxGid: number;
+  /**
+   * Limits of a function whose function.json does not set them. Env PIDBOX_SANDBOX_MEMORY_MB (256),
+   * PIDBOX_SANDBOX_MAX_PROCESSES (128), PIDBOX_SANDBOX_CPUS (1), PIDBOX_SANDBOX_TMP_MB (64),
+   * PIDBOX_SANDBOX_MAX_OPEN_FILES (1024).
+   */
+  sandboxLimits: SandboxLimits;
 }
 
 /** `defaults`: what differs under `pidbox dev` (the networks callbacks may reach). */
 export function loadWorkerConfig(env: NodeJS.ProcessEnv, cwd = process.cwd(), defaults: QueueDefaults = {}): WorkerConfig {
+  // Never 0: a sandbox is never root on the host.
+  const sandboxUid = readInteger(env, 'PIDBOX_SANDBOX_UID', DEFAULT_SANDBOX_UID, 1, 0xfffffffe);
   return {
     queue: loadQueueConfig(env, defaults),
     functionsDir: resolve(cwd, readString(env, 'PIDBOX_FUNCTIONS_DIR', './functions')),
@@ -54,5 +71,15 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv, cwd = process.cwd(), de
     callbackTimeoutMs: readInteger(env, 'PIDBOX_CALLBACK_TIMEOUT_MS', 10_000, 1),
     metricsPort: readInteger(env, 'PIDBOX_METRICS_PORT', 9464, 0, 65535),
     metricsHost: readString(env, 'PIDBOX_METRICS_HOST', '0.0.0.0'),
+    runDir: resolve(cwd, readString(env, 'PIDBOX_RUN_DIR', DEFAULT_RUN_DIR)),
+    sandboxUid,
+    sandboxGid: readInteger(env, 'PIDBOX_SANDBOX_GID', sandboxUid, 1, 0xfffffffe),
+    sandboxLimits: {
+      memoryMb: readInteger(env, 'PIDBOX_SANDBOX_MEMORY_MB', DEFAULT_SANDBOX_LIMITS.memoryMb, LIMIT_BOUNDS.memoryMb.min, LIMIT_BOUNDS.memoryMb.max),
+      maxProcesses: readInteger(env, 'PIDBOX_SANDBOX_MAX_PROCESSES', DEFAULT_SANDBOX_LIMITS.maxProcesses, LIMIT_BOUNDS.maxProcesses.min, LIMIT_BOUNDS.maxProcesses.max),
+      cpus: readDecimal(env, 'PIDBOX_SANDBOX_CPUS', DEFAULT_SANDBOX_LIMITS.cpus, LIMIT_BOUNDS.cpus.min, LIMIT_BOUNDS.cpus.max),
+      tmpMb: readInteger(env, 'PIDBOX_SANDBOX_TMP_MB', DEFAULT_SANDBOX_LIMITS.tmpMb, LIMIT_BOUNDS.tmpMb.min, LIMIT_BOUNDS.tmpMb.max),
+      maxOpenFiles: readInteger(env, 'PIDBOX_SANDBOX_MAX_OPEN_FILES', DEFAULT_SANDBOX_LIMITS.maxOpenFiles, 16, 1_048_576),
+    },
   };
 }

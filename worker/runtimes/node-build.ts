@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { PidboxError } from '../../contracts/pidbox-error.js';
@@ -13,12 +13,18 @@ import type { FunctionInfo } from '../../contracts/functions/function-registry.j
 
 const PIDBOX_NODE_MODULES = fileURLToPath(new URL('../../../node_modules', import.meta.url));
 
-// Bundled CommonJS packages call require(); an ES module has none of its own.
+// Bundled CommonJS packages call require(); an ES module has none of its own. The bundle runs at
+// /var/bundle/index.mjs of a sandbox whose function folder is /var/task: require() and
+// import.meta.url answer as if the function's own entry ran from its folder, so a package left
+// outside the bundle resolves from the function's node_modules and `new URL('./data.json',
+// import.meta.url)` finds the file beside the source.
 const BANNER = "import { createRequire as __pidboxCreateRequire } from 'node:module';\n" +
-  'const require = __pidboxCreateRequire(import.meta.url);';
+  "const require = __pidboxCreateRequire('/var/task/');";
 
 interface Manifest {
   output: string;
+  /** sha256 of the bundle's bytes, hex: checked every time the bundle is loaded for a sandbox. */
+  sha256: string;
   /** The bundle before this one: kept while invocations may still be starting with it. */
   previous?: string;
   importsOpenTelemetry: boolean;
@@ -34,36 +40,67 @@ export interface NodeBuilderOptions {
 export interface FunctionBundle {
   /** Absolute path of the bundle. */
   path: string;
+  /** sha256 of its bytes, hex. */
+  sha256: string;
   /** The function imports @opentelemetry/api: only then does the node host set up tracing for it. */
+  importsOpenTelemetry: boolean;
+}
+
+export interface LoadedBundle {
+  /** The bundle's bytes, checked against the hash recorded when it was built. */
+  code: Buffer;
+  sha256: string;
   importsOpenTelemetry: boolean;
 }
 
 export interface NodeBuilder {
   /** The function's bundle, built now if any input changed since the last build. */
   bundle(fn: FunctionInfo): Promise<FunctionBundle>;
+  /**
+   * The bundle's bytes for a sandbox, read once and checked by content hash: a cached bundle edited
+   * since it was built is never run; it is built again (once), or the invocation fails.
+   */
+  load(fn: FunctionInfo): Promise<LoadedBundle>;
 }
 
 export function createNodeBuilder(options: NodeBuilderOptions): NodeBuilder {
   const inFlight = new Map<string, Promise<FunctionBundle>>();
+  const manifestOf = (fn: FunctionInfo): { key: string; manifestPath: string } => {
+    const key = createHash('sha256').update(fn.entry).digest('hex').slice(0, 16);
+    return { key, manifestPath: join(options.cacheDir, `${fn.name}-${key}.json`) };
+  };
+  const bundle = (fn: FunctionInfo): Promise<FunctionBundle> => {
+    const { key, manifestPath } = manifestOf(fn);
+    const cached = readManifest(manifestPath);
+    if (cached && isFresh(cached)) return Promise.resolve({ path: cached.output, sha256: cached.sha256, importsOpenTelemetry: cached.importsOpenTelemetry });
+    // Concurrent invocations of a changed function share one build.
+    let pending = inFlight.get(manifestPath);
+    if (!pending) {
+      pending = buildBundle(fn, options.cacheDir, key, manifestPath).finally(() => inFlight.delete(manifestPath));
+      inFlight.set(manifestPath, pending);
+    }
+    return pending;
+  };
   return {
-    async bundle(fn) {
-      const key = createHash('sha256').update(fn.entry).digest('hex').slice(0, 16);
-      const manifestPath = join(options.cacheDir, `${fn.name}-${key}.json`);
-      const cached = readManifest(manifestPath);
-      if (cached && isFresh(cached)) return { path: cached.output, importsOpenTelemetry: cached.importsOpenTelemetry };
-      // Concurrent invocations of a changed function share one build.
-      let pending = inFlight.get(manifestPath);
-      if (!pending) {
-        pending = buildBundle(fn, options.cacheDir, key, manifestPath).finally(() => inFlight.delete(manifestPath));
-        inFlight.set(manifestPath, pending);
+    bundle,
+    async load(fn) {
+      for (let attempt = 1; ; attempt++) {
+        const built = await bundle(fn);
+        const code = readOrEmpty(built.path);
+        const sha256 = createHash('sha256').update(code).digest('hex');
+        if (sha256 === built.sha256) return { code, sha256, importsOpenTelemetry: built.importsOpenTelemetry };
+        // Changed since it was built: forget it, so the next look builds it again from source.
+        rmSync(manifestOf(fn).manifestPath, { force: true });
+        if (attempt >= 2) {
+          throw new PidboxError('FUNCTION_BUILD_FAILED', `the bundle of function "${fn.name}" does not match its hash after a rebuild (${built.path})`);
+        }
       }
-      return pending;
     },
   };
 }
 
 async function buildBundle(fn: FunctionInfo, cacheDir: string, key: string, manifestPath: string): Promise<FunctionBundle> {
-  mkdirSync(cacheDir, { recursive: true });
+  mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
   // A source saved while esbuild reads it must not be taken for built: inputs changed since (a
   // little before) this moment are recorded as stale, so the next invocation builds again.
   const startedAtMs = Date.now() - 20;
@@ -81,6 +118,7 @@ async function buildBundle(fn: FunctionInfo, cacheDir: string, key: string, mani
       logLevel: 'silent',
       nodePaths: [PIDBOX_NODE_MODULES],
       banner: { js: BANNER },
+      define: { 'import.meta.url': JSON.stringify(`file:///var/task/${basename(fn.entry)}`) },
       outfile: join(cacheDir, `${fn.name}-${key}.mjs`),
     });
   } catch (error) {
@@ -91,8 +129,8 @@ async function buildBundle(fn: FunctionInfo, cacheDir: string, key: string, mani
     throw new PidboxError('FUNCTION_BUILD_FAILED', `function "${fn.name}" does not build: ${detail || (error as Error).message}`, error);
   }
   const file = result.outputFiles[0]!;
-  const hash = createHash('sha256').update(file.contents).digest('hex').slice(0, 16);
-  const output = join(cacheDir, `${fn.name}-${key}-${hash}.mjs`);
+  const sha256 = createHash('sha256').update(file.contents).digest('hex');
+  const output = join(cacheDir, `${fn.name}-${key}-${sha256.slice(0, 16)}.mjs`);
   writeAtomically(output, file.contents);
   const inputs: Record<string, string> = {};
   for (const input of Object.keys(result.metafile.inputs)) {
@@ -105,8 +143,8 @@ async function buildBundle(fn: FunctionInfo, cacheDir: string, key: string, mani
   if (before?.previous && before.previous !== output && before.previous !== before.output) rmSync(before.previous, { force: true });
   const importsOpenTelemetry = Object.keys(inputs).some((path) => path.includes('/node_modules/@opentelemetry/api/'));
   const previous = before && before.output !== output ? before.output : before?.previous;
-  writeAtomically(manifestPath, JSON.stringify({ output, ...(previous ? { previous } : {}), importsOpenTelemetry, inputs } satisfies Manifest));
-  return { path: output, importsOpenTelemetry };
+  writeAtomically(manifestPath, JSON.stringify({ output, sha256, ...(previous ? { previous } : {}), importsOpenTelemetry, inputs } satisfies Manifest));
+  return { path: output, sha256, importsOpenTelemetry };
 }
 
 function readManifest(path: string): Manifest | null {
@@ -118,8 +156,16 @@ function readManifest(path: string): Manifest | null {
 }
 
 function isFresh(manifest: Manifest): boolean {
-  if (fingerprint(manifest.output) === null) return false;
+  if (typeof manifest.sha256 !== 'string' || fingerprint(manifest.output) === null) return false;
   return Object.entries(manifest.inputs).every(([path, print]) => fingerprint(path) === print);
+}
+
+function readOrEmpty(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch {
+    return Buffer.alloc(0);
+  }
 }
 
 function fingerprint(path: string): string | null {

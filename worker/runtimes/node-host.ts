@@ -19,11 +19,14 @@ interface RequestMeta {
   headers: Record<string, string>;
   invocationId: string;
   functionName: string;
+  attempt: number;
 }
 
 export interface FunctionContext {
   invocationId: string;
   functionName: string;
+  /** Which run of the invocation this is, from 1: retries and runs after a lost worker count up. */
+  attempt: number;
 }
 
 function readRequestMeta(): RequestMeta {
@@ -36,6 +39,7 @@ function readRequestMeta(): RequestMeta {
     headers: meta.headers ?? {},
     invocationId: meta.invocationId ?? '',
     functionName: meta.functionName ?? '',
+    attempt: meta.attempt ?? 1,
   };
 }
 
@@ -110,7 +114,7 @@ async function main(): Promise<void> {
   if (typeof handler !== 'function') {
     throw new TypeError('the function module must export default a handler: (request, context) => Response | value');
   }
-  const context: FunctionContext = { invocationId: meta.invocationId, functionName: meta.functionName };
+  const context: FunctionContext = { invocationId: meta.invocationId, functionName: meta.functionName, attempt: meta.attempt };
   const request = toRequest(meta, body);
   const call = async (): Promise<unknown> => handler(request, context);
   const result = await toResult(await (tracing ? tracing.run(call) : call()));

@@ -247,17 +247,17 @@ export function describePids(root: string, pids: readonly number[]): string {
 }
 
 /**
- * The worker moves only itself and the sandboxes it starts: `pid` must be a child of this process.
- * A child keeps its pid until it is reaped, and Node reaps on the event loop, so the check and the
- * move see the same process unless the child exits, is reaped and its pid reused within the move's
- * few milliseconds.
+ * The worker moves only itself and the sandboxes it starts: `pid` must be a child of this process,
+ * or a child of one (a sandbox's init is the child of the bubblewrap the worker started). A child
+ * keeps its pid until it is reaped, and Node reaps on the event loop, so the check and the move see
+ * the same process unless it exits, is reaped and its pid reused within the move's few milliseconds.
  */
 export function assertOwnChild(root: string, pid: number): void {
   if (!Number.isSafeInteger(pid) || pid <= 0) throw new RangeError(`cgroup: not a pid: ${pid}`);
   const stat = readProcStat(root, pid);
   if (stat === null) throw setupFailed(`cgroup: pid ${pid} is gone before it could join its cgroup`);
-  if (stat.ppid !== process.pid) {
-    throw setupFailed(`cgroup: pid ${pid} is not a child of this worker (its parent is ${stat.ppid}); the worker moves only itself and the sandboxes it starts`);
+  if (stat.ppid !== process.pid && readProcStat(root, stat.ppid)?.ppid !== process.pid) {
+    throw setupFailed(`cgroup: pid ${pid} was not started by this worker (its parent is ${stat.ppid}); the worker moves only itself and the sandboxes it starts`);
   }
 }
 

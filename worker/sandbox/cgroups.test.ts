@@ -11,7 +11,8 @@ import { dirname, join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { PidboxError } from '../../contracts/pidbox-error.js';
 import { memoryLimitWritesV1 } from './cgroup-v1.js';
-import { isWorkerGone, openCgroupTree, workerTreeName, type CgroupTreeOptions } from './cgroups.js';
+import { openCgroupTree, type CgroupTreeOptions } from './cgroups.js';
+import { instanceName, isInstanceGone } from './instance-name.js';
 
 const NAME = 'pidbox-1-2';
 const MAX = '9223372036854771712';
@@ -411,11 +412,12 @@ test('an isStale given in the options decides alone which sibling trees go', asy
 
 test('a worker is gone when its pid is free or started at another time; a name it cannot parse is never stale', (t) => {
   const root = fakeRoot(t, { 'proc/4242/stat': procStat(4242, 555) });
-  assert.equal(isWorkerGone(root, 'pidbox-4242-555'), false);
-  assert.equal(isWorkerGone(root, 'pidbox-4242-556'), true);
-  assert.equal(isWorkerGone(root, 'pidbox-4343-555'), true);
-  assert.equal(isWorkerGone(root, 'pidbox-4343'), false);
-  assert.equal(isWorkerGone(root, 'pidbox-4343-555-x'), false);
-  assert.match(workerTreeName(), /^pidbox-\d+-\d+$/);
-  assert.equal(isWorkerGone('/', workerTreeName()), false, 'this process is not gone');
+  assert.equal(isInstanceGone('pidbox-4242-555', root), false);
+  assert.equal(isInstanceGone('pidbox-4242-556', root), true);
+  assert.equal(isInstanceGone('pidbox-4343-555', root), true);
+  assert.equal(isInstanceGone('pidbox-4343', root), false);
+  assert.equal(isInstanceGone('pidbox-4343-555-x', root), false);
+  assert.match(instanceName(), /^pidbox-\d+-\d+-\d+$/);
+  assert.equal(isInstanceGone('pidbox-4242-555-3', root), false);
+  assert.equal(isInstanceGone(instanceName()), false, 'this process is not gone');
 });

@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  childCgroups, DELEGATE_ADVICE, defaultRemoveDirectory, readProcStat, readWords, removeCgroupsSync, setupFailed, type RemoveDirectory,
+  childCgroups, DELEGATE_ADVICE, defaultRemoveDirectory, readWords, removeCgroupsSync, setupFailed, type RemoveDirectory,
 } from './cgroup-files.js';
 import { openV1Tree } from './cgroup-v1.js';
+import { isInstanceGone } from './instance-name.js';
 import { openV2Tree } from './cgroup-v2.js';
 
 // One cgroup per invocation, below a subtree of the worker's own cgroup (`<own>/pidbox-<pid>-<start>/
@@ -106,13 +107,6 @@ export interface TreeContext {
 
 const TREE_NAME = /^pidbox-[A-Za-z0-9-]+$/;
 
-/** `pidbox-<pid>-<start time>` of this process: unique on the machine, and stale once it is gone. */
-export function workerTreeName(): string {
-  const stat = readProcStat('/', process.pid);
-  if (stat === null) throw setupFailed('cgroup: /proc/self/stat is unreadable');
-  return `pidbox-${process.pid}-${stat.startTime}`;
-}
-
 /**
  * Finds the worker's own cgroup in every hierarchy it needs, removes the trees of workers that are
  * gone, and makes the worker's subtree (on v2 after delegating the controllers to it).
@@ -122,7 +116,7 @@ export function openCgroupTree(options: CgroupTreeOptions): CgroupTree {
     throw new RangeError(`cgroup tree name must be "pidbox-" and letters, digits or "-", got ${JSON.stringify(options.name)}`);
   }
   const root = options.root ?? '/';
-  const isStale = options.isStale ?? ((name: string) => isWorkerGone(root, name));
+  const isStale = options.isStale ?? ((name: string) => isInstanceGone(name, root));
   const context: TreeContext = { name: options.name, root, rmdir: options.rmdir ?? defaultRemoveDirectory };
   const layout = detectCgroupLayout(root);
   const ownDirs = layout.version === 'v1' ? [...new Set(Object.values(layout.ownDirs))] : [layout.ownDir];
@@ -131,19 +125,6 @@ export function openCgroupTree(options: CgroupTreeOptions): CgroupTree {
 }
 
 // --- stale trees -------------------------------------------------------------------------------
-
-/**
- * Whether `pidbox-<pid>-<starttime>` names a worker that is gone: no such process, or one whose start
- * time differs (the pid was reused). Any other name is left alone: it may be another program's.
- * The pid is one of this process's pid namespace, so workers whose trees are siblings must share
- * one (they do when each container has a cgroup of its own).
- */
-export function isWorkerGone(root: string, name: string): boolean {
-  const match = /^pidbox-(\d+)-(\d+)$/.exec(name);
-  if (!match) return false;
-  const stat = readProcStat(root, Number(match[1]));
-  return stat === null || stat.startTime !== match[2];
-}
 
 /** Ends and removes, in every hierarchy, the sibling `pidbox-…` subtrees that `isStale` says are gone. */
 function removeStaleTrees(ownDirs: readonly string[], ownName: string, isStale: (name: string) => boolean, rmdir: RemoveDirectory): void {

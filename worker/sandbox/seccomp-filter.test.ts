@@ -226,7 +226,7 @@ describe('loading libseccomp', () => {
   });
 
   test('the sandbox\'s init bundle does not contain the bindings, so the init never loads libseccomp', () => {
-    const init = readFileSync(new URL('../init/init.cjs', import.meta.url), 'utf8');
+    const init = readFileSync(new URL('../../runtime/init.cjs', import.meta.url), 'utf8');
     assert.ok(init.length > 1000);
     assert.ok(!init.includes('libseccomp'));
   });

@@ -1,32 +1,44 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readlinkSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
-import { CLONE_NEWPID } from '../../native/constants.js';
-import * as libc from '../../native/libc.js';
-import { lineDecoder, type InitToWorker, type RunSpec } from '../init/protocol.js';
-import { exitCodeOf, signalNumber } from '../init/signals.js';
 import { PidboxError } from '../../contracts/pidbox-error.js';
+import * as libc from '../../native/libc.js';
+import { ProtocolError, lineDecoder, parseInitMessage, type InitToWorker, type RunSpec } from '../init/protocol.js';
+import { exitCodeOf, signalNumber } from '../init/signals.js';
+import type { SandboxCgroup } from './cgroups.js';
+import type { SandboxHost } from './sandbox-host.js';
+import type { Slot } from './slot.js';
 
-const INIT_PATH = fileURLToPath(new URL('../init/init.cjs', import.meta.url));
+export { SANDBOX_PATH, SANDBOX_PATHS } from './root-fs.js';
 
-/** The PATH every sandbox starts with, whatever the worker's own environment holds. */
-export const SANDBOX_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-
-export interface SandboxNamespaces {
-  /** A network namespace of its own with only loopback, up. Default: false (the host's network). */
-  net?: boolean;
-  /** An IPC namespace of its own. Default: false. */
-  ipc?: boolean;
-  /** A UTS namespace of its own, so the sandbox can carry the function's name as hostname. Default: false. */
-  uts?: boolean;
+/** What a function may use of the machine; the worker's defaults fill what function.json leaves out. */
+export interface SandboxLimits {
+  /** Memory of the function's processes together, its /tmp included, MiB. */
+  memoryMb: number;
+  /** Processes and threads of the function at once. */
+  maxProcesses: number;
+  /** CPU bandwidth in CPUs (fractions allowed). */
+  cpus: number;
+  /** Size of /tmp, MiB. */
+  tmpMb: number;
+  /** Open files of the function (RLIMIT_NOFILE). */
+  maxOpenFiles: number;
 }
 
+export const DEFAULT_SANDBOX_LIMITS: SandboxLimits = { memoryMb: 256, maxProcesses: 128, cpus: 1, tmpMb: 64, maxOpenFiles: 1024 };
+
 export interface SandboxOptions {
-  /** What to run; omit it to start a warm sandbox and call `run()` later. */
+  /** What to run; omit it to start a sandbox that waits, and call `run()` later. */
   run?: RunSpec;
-  /** Namespaces beyond the PID and mount namespaces every sandbox has. */
-  namespaces?: SandboxNamespaces;
+  /** The function's folder, mounted read-only at /var/task now; or later with `mountTask`. */
+  taskDir?: string;
+  /** A node function's bundle, at /var/bundle/index.mjs. */
+  bundle?: Uint8Array;
+  /** `loopback` (default): a network namespace with only `lo`; `host`: the worker's network. */
+  network?: 'loopback' | 'host';
+  /** Limits; /tmp's size is fixed at the start, the rest applies from `run`. Default: DEFAULT_SANDBOX_LIMITS. */
+  limits?: SandboxLimits;
   /** Give the init a descriptor 4 that becomes the function's descriptor 3. Default: false. */
   resultChannel?: boolean;
   /** Wall-clock limit from `run`, after which the function's group gets SIGTERM. Default: none. */
@@ -43,15 +55,22 @@ export interface SandboxOutcome {
   /** The shell's view: code, or 128 + signal number. */
   exitCode: number;
   timedOut: boolean;
+  /** The kernel's OOM killer ended a process of the sandbox (memoryMb reached). */
+  outOfMemory: boolean;
   /** pid namespace of the sandbox, as `/proc/PID/ns/pid` names it: `pid:[inode]`. */
   pidNamespace: string;
   zombiesReaped: number;
+  /** Most processes and threads of the function at once (the pids cgroup's peak; sampled where the kernel keeps none). */
   peakProcesses: number;
-  /** Spawn of the init → function started. */
+  /** CPU time of the function's processes (user + system), ms. */
+  cpuMs: number;
+  /** Most memory the function's processes used at once (its /tmp included), bytes; null where the kernel keeps no peak. */
+  memoryPeakBytes: number | null;
+  /** Spawn of the sandbox → function started. */
   startMs: number;
   /** Function started → function exited (or the sandbox killed). */
   runMs: number;
-  /** Spawn of the init → its exit and the end of all its output. */
+  /** Spawn → the init's exit and the end of all its output. */
   durationMs: number;
   /** pid of the function inside the namespace (PID 1 is the init), 0 when it never started. */
   functionPid: number;
@@ -68,97 +87,124 @@ export interface SandboxMarks {
 }
 
 export interface Sandbox {
-  /** Host pid of the init (PID 1 inside). */
+  /** Host pid of the init (PID 1 inside); 0 until `ready`. */
   readonly pid: number;
-  /** `pid:[inode]` of the sandbox's pid namespace. */
+  /** `pid:[inode]` of the sandbox's pid namespace; '' until `ready`. */
   readonly pidNamespace: string;
   readonly stdin: Writable;
   readonly stdout: Readable;
   readonly stderr: Readable;
   /** The function's descriptor 3, when `resultChannel` was asked for. */
   readonly result: Readable | null;
-  /** Resolves when the init reports ready (namespaces set up, waiting for or running its spec). */
+  /** Resolves once the sandbox exists and `pid` and `pidNamespace` are known, while its init is still starting. */
+  readonly spawned: Promise<void>;
+  /** Resolves when the sandbox is set up (namespaces, root, cgroup, seccomp) and its init waits or runs. */
   readonly ready: Promise<void>;
-  /** Resolves when everything has ended; rejects only when the runner failed, never for the function. */
+  /** Resolves when everything has ended and is cleaned up; rejects only when the runner failed, never for the function. */
   readonly outcome: Promise<SandboxOutcome>;
-  /** Hands a warm sandbox what to run. */
-  run(spec: RunSpec): void;
+  /** Mounts the function's folder at /var/task of a sandbox started without one. */
+  mountTask(folder: string): void;
+  /** Hands a waiting sandbox what to run (after `ready`). */
+  run(spec: RunSpec, limits?: SandboxLimits): void;
   /** Sends a signal to the function's process group (through the init); SIGKILL ends the init itself. */
   kill(signal?: NodeJS.Signals): void;
   /** SIGTERM to the function, then SIGKILL to the init after the grace period. */
   stop(): void;
 }
 
-let hostPidNamespace: number | null = null;
+// Descriptors of bubblewrap: 0–2 stdio, 3 the control socket, 4 the result channel, then these.
+const SECCOMP_FD = 5;
+const INFO_FD = 6;
+/** Most of bubblewrap's stderr kept to explain a sandbox that failed to start. */
+const SETUP_ERROR_BYTES = 4096;
 
 /**
- * Starts an init as PID 1 of a fresh PID namespace. The namespace is entered on Node's main thread:
- * unshare(CLONE_NEWPID) changes only where the *next* child goes, so the worker itself stays where
- * it is; setns back to the saved descriptor makes the next unshare possible (a second one fails
- * with EINVAL, pid_namespaces(7)). The init makes the mount namespace and the others itself.
+ * Starts a sandbox: bubblewrap, as the sandbox's unprivileged uid, makes its namespaces and root
+ * and loads its seccomp filter, then runs the init as PID 1 (worker/sandbox/bwrap-args.ts). The
+ * worker, meanwhile, puts the init in a cgroup of its own (the host pid comes on bubblewrap's info
+ * descriptor, so this overlaps with the init's start).
  */
-export function spawnSandbox(options: SandboxOptions = {}): Sandbox {
-  hostPidNamespace ??= libc.open('/proc/self/ns/pid');
-  const started = performance.now();
-  const ns = options.namespaces ?? {};
-  const unshare = [ns.net && 'net', ns.ipc && 'ipc', ns.uts && 'uts'].filter(Boolean).join(',');
+export function spawnSandbox(host: SandboxHost, options: SandboxOptions = {}): Sandbox {
+  const limits = options.limits ?? DEFAULT_SANDBOX_LIMITS;
+  const slot = host.createSlot();
+  let cgroup: SandboxCgroup | null = null;
   let child: ChildProcess;
-  libc.unshare(CLONE_NEWPID);
   try {
-    child = spawn(process.execPath, [INIT_PATH, '--sandbox', `--unshare=${unshare}`], {
-      stdio: ['pipe', 'pipe', 'pipe', 'pipe', options.resultChannel ? 'pipe' : 'ignore'],
-      env: { PATH: SANDBOX_PATH },
-    });
-  } finally {
-    libc.setns(hostPidNamespace, CLONE_NEWPID);
+    if (options.taskDir) slot.mountTask(options.taskDir);
+    if (options.bundle) slot.writeBundle(options.bundle);
+    cgroup = host.cgroups.create(`sandbox-${slot.dir.slice(slot.dir.lastIndexOf('/') + 1)}`);
+    const seccompFd = host.openSeccomp();
+    try {
+      child = spawn(host.bwrap, host.bwrapArguments(slot, {
+        network: options.network ?? 'loopback',
+        tmpBytes: limits.tmpMb * 1024 * 1024,
+        seccompFd: SECCOMP_FD,
+        infoFd: INFO_FD,
+      }), {
+        stdio: ['pipe', 'pipe', 'pipe', 'pipe', options.resultChannel ? 'pipe' : 'ignore', seccompFd, 'pipe'],
+        env: {},
+        uid: host.uid,
+        gid: host.gid,
+      });
+    } finally {
+      libc.close(seccompFd);
+    }
+  } catch (error) {
+    slot.remove();
+    void cgroup?.remove();
+    throw new PidboxError('SANDBOX_SPAWN_FAILED', `the sandbox could not be started: ${(error as Error).message}`, error);
   }
-  return new SandboxHandle(child, options, started);
+  return new SandboxHandle(child, options, limits, slot, cgroup, performance.now());
 }
 
 class SandboxHandle implements Sandbox {
-  readonly pid: number;
-  pidNamespace: string;
+  pid = 0;
+  pidNamespace = '';
   readonly stdin: Writable;
   readonly stdout: Readable;
   readonly stderr: Readable;
   readonly result: Readable | null;
+  readonly spawned: Promise<void>;
   readonly ready: Promise<void>;
   readonly outcome: Promise<SandboxOutcome>;
 
-  private readonly child: ChildProcess;
-  private readonly control: import('node:net').Socket;
-  private readonly options: SandboxOptions;
-  private readonly startedAt: number;
+  private readonly control: Socket;
+  private resolveSpawned!: () => void;
   private runAt = 0;
   private readyAt = 0;
   private functionPid = 0;
   private functionStartedAt = 0;
   private functionExitedAt = 0;
   private exited: Extract<InitToWorker, { type: 'exited' }> | null = null;
+  private initReady = false;
+  private joined = false;
   private timedOut = false;
   private killedByUs = false;
   private sentRun = false;
+  private protocolError: ProtocolError | null = null;
+  private setupError = '';
+  private baseline = { cpuNanos: 0, memoryBytes: 0, tasks: 0 };
   private timers: NodeJS.Timeout[] = [];
   private resolveReady!: () => void;
   private rejectReady!: (error: Error) => void;
 
-  constructor(child: ChildProcess, options: SandboxOptions, startedAt: number) {
+  constructor(
+    private readonly child: ChildProcess,
+    private readonly options: SandboxOptions,
+    private readonly limits: SandboxLimits,
+    private readonly slot: Slot,
+    private readonly cgroup: SandboxCgroup,
+    private readonly startedAt: number,
+  ) {
     if (child.pid === undefined) {
-      // spawn failed (ENOENT, EAGAIN at a pid limit…): Node emits 'error' on the next tick, and an
-      // 'error' without a listener would crash the worker; the throw below says why instead.
-      let reason = 'the init could not be started';
-      child.once('error', (error) => (reason = error.message));
-      throw new PidboxError('SANDBOX_SPAWN_FAILED', reason);
+      // spawn failed (EAGAIN at a pid limit…): Node emits 'error' on the next tick, and an 'error'
+      // without a listener would crash the worker; the outcome says why instead.
+      child.once('error', () => {});
     }
-    this.child = child;
-    this.options = options;
-    this.startedAt = startedAt;
-    this.pid = child.pid;
-    this.pidNamespace = readNamespace(child.pid);
     this.stdin = child.stdio[0] as Writable;
     this.stdout = child.stdio[1] as Readable;
     this.stderr = child.stdio[2] as Readable;
-    this.control = child.stdio[3] as import('node:net').Socket;
+    this.control = child.stdio[3] as Socket;
     this.result = (child.stdio[4] as Readable | null) ?? null;
     // A function that does not read its stdin must not crash the worker with EPIPE.
     this.stdin.on('error', () => {});
@@ -167,29 +213,49 @@ class SandboxHandle implements Sandbox {
       this.rejectReady = reject;
     });
     this.ready.catch(() => {});
-    this.control.on('data', lineDecoder<InitToWorker>((message) => this.onMessage(message)));
+    this.spawned = new Promise((resolve) => (this.resolveSpawned = resolve));
+    // A sandbox that never came to exist has nothing to wait for: `ready` says why.
+    this.ready.catch(() => this.resolveSpawned());
+    // Until the init is ready, bubblewrap's own complaints arrive on stderr: keep them to say why.
+    const onSetupError = (chunk: Buffer): void => {
+      if (this.setupError.length < SETUP_ERROR_BYTES) this.setupError += chunk.toString('utf8');
+    };
+    this.stderr.on('data', onSetupError);
+    this.ready.then(() => this.stderr.off('data', onSetupError), () => {});
+    this.readInfo((child.stdio as unknown as Array<Readable | null>)[INFO_FD]!);
+    const decode = lineDecoder((line) => this.onMessage(parseInitMessage(line)));
+    this.control.on('data', (chunk: Buffer) => {
+      if (this.protocolError) return;
+      try {
+        decode(chunk);
+      } catch (error) {
+        this.breakProtocol(error);
+      }
+    });
     this.control.on('error', () => {});
     this.outcome = new Promise((resolve, reject) => {
       child.on('error', (error) => reject(new PidboxError('SANDBOX_SPAWN_FAILED', error.message, error)));
       child.on('close', (code, signal) => {
         for (const timer of this.timers) clearTimeout(timer);
-        // Only settles it when the init died before it was ready (a resolved promise stays so).
-        this.rejectReady(new PidboxError('SANDBOX_INIT_FAILED', `the sandbox init ended before it was ready (code ${code}, signal ${signal})`));
-        try {
-          resolve(this.finish(code, signal));
-        } catch (error) {
-          reject(error);
-        }
+        // Only settles it when the sandbox ended before it was ready (a resolved promise stays so).
+        this.rejectReady(this.notReady(code, signal));
+        this.finish(code, signal).then(resolve, reject);
       });
     });
-    if (options.run) this.run(options.run);
+    if (options.run) void this.ready.then(() => this.run(options.run!), () => {});
   }
 
-  run(spec: RunSpec): void {
+  mountTask(folder: string): void {
+    this.slot.mountTask(folder);
+  }
+
+  run(spec: RunSpec, limits: SandboxLimits = this.limits): void {
     if (this.sentRun) throw new PidboxError('SANDBOX_BUSY', 'this sandbox was already given a function to run');
+    if (!this.initReady || !this.joined) throw new PidboxError('SANDBOX_BUSY', 'this sandbox is not ready yet');
     this.sentRun = true;
+    this.applyLimits(limits);
     this.runAt = performance.now();
-    this.control.write(`${JSON.stringify({ type: 'run', spec })}\n`);
+    this.control.write(`${JSON.stringify({ type: 'run', spec: { ...spec, maxOpenFiles: limits.maxOpenFiles } })}\n`);
     if (this.options.timeoutMs !== undefined && this.options.timeoutMs > 0) {
       this.timers.push(setTimeout(() => {
         this.timedOut = true;
@@ -199,11 +265,14 @@ class SandboxHandle implements Sandbox {
   }
 
   kill(signal: NodeJS.Signals = 'SIGTERM'): void {
-    // Once the init has been reaped its pid may belong to another process: signal nothing.
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     if (signal === 'SIGKILL') this.killedByUs = true;
+    // Before the init's host pid is known nothing runs yet: SIGKILL to bubblewrap ends it all
+    // (its child, the init, has bubblewrap's death as its parent-death signal).
+    const target = this.pid || (signal === 'SIGKILL' ? this.child.pid : 0);
+    if (!target) return;
     try {
-      process.kill(this.pid, signalNumber(signal));
+      process.kill(target, signalNumber(signal));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
     }
@@ -215,31 +284,107 @@ class SandboxHandle implements Sandbox {
     this.timers.push(setTimeout(() => this.kill('SIGKILL'), grace));
   }
 
+  /** The function gets its limits on top of what the init itself uses, measured now. */
+  private applyLimits(limits: SandboxLimits): void {
+    const now = this.cgroup.usage();
+    this.baseline = { cpuNanos: now.cpuNanos, memoryBytes: now.memoryBytes, tasks: now.tasks };
+    this.cgroup.setLimits({
+      memoryBytes: now.memoryBytes + limits.memoryMb * 1024 * 1024,
+      maxTasks: now.tasks + limits.maxProcesses,
+      cpus: limits.cpus,
+    });
+    this.cgroup.resetPeaks();
+  }
+
+  private readInfo(info: Readable): void {
+    let text = '';
+    info.on('data', (chunk: Buffer) => {
+      if (text.length < 4096) text += chunk.toString('utf8');
+    });
+    info.on('error', () => {});
+    info.on('end', () => {
+      const pid = parseChildPid(text);
+      if (pid === null) return; // bubblewrap failed before it made the sandbox: 'close' says so
+      this.pid = pid;
+      this.pidNamespace = readNamespace(pid);
+      this.resolveSpawned();
+      this.cgroup.join(pid).then(
+        () => {
+          this.joined = true;
+          this.settleReady();
+        },
+        (error: Error) => {
+          this.rejectReady(new PidboxError('SANDBOX_SPAWN_FAILED', `the sandbox could not join its cgroup: ${error.message}`, error));
+          this.kill('SIGKILL');
+        },
+      );
+    });
+  }
+
+  private settleReady(): void {
+    if (!this.initReady || !this.joined) return;
+    this.readyAt = performance.now();
+    this.resolveReady();
+  }
+
   private onMessage(message: InitToWorker): void {
     switch (message.type) {
       case 'ready':
-        this.readyAt = performance.now();
-        this.pidNamespace ||= message.pidNamespace;
-        this.resolveReady();
+        if (this.initReady) throw new ProtocolError('the init said ready twice');
+        this.initReady = true;
+        this.settleReady();
         break;
       case 'started':
+        if (!this.sentRun || this.functionPid !== 0) throw new ProtocolError('the init started a function it was not given');
         this.functionStartedAt = performance.now();
         this.functionPid = message.pid;
         break;
       case 'exited':
+        if (!this.sentRun || this.exited) throw new ProtocolError('the init reported an exit out of order');
         this.functionExitedAt = performance.now();
         this.exited = message;
         break;
     }
   }
 
-  private finish(code: number | null, signal: NodeJS.Signals | null): SandboxOutcome {
+  /** Anything that breaks the protocol ends the sandbox; the invocation fails with SANDBOX_PROTOCOL_ERROR. */
+  private breakProtocol(error: unknown): void {
+    this.protocolError = error instanceof ProtocolError ? error : new ProtocolError(String((error as Error)?.message ?? error));
+    this.control.destroy();
+    this.kill('SIGKILL');
+  }
+
+  private notReady(code: number | null, signal: NodeJS.Signals | null): PidboxError {
+    const said = this.setupError.trim().split('\n').slice(-3).join(' | ');
+    return new PidboxError(
+      'SANDBOX_INIT_FAILED',
+      `the sandbox ended before it was ready (${signal ?? `code ${code}`})${said ? `: ${said}` : ''}`,
+    );
+  }
+
+  private async finish(code: number | null, signal: NodeJS.Signals | null): Promise<SandboxOutcome> {
     const now = performance.now();
+    let usage: ReturnType<SandboxCgroup['usage']> | null = null;
+    try {
+      usage = this.cgroup.usage();
+      // The init's exit ended the namespace; what the kernel is still tearing down goes now.
+      this.cgroup.killAll();
+    } finally {
+      this.slot.remove();
+      await this.cgroup.remove();
+    }
+    if (this.protocolError) {
+      throw new PidboxError('SANDBOX_PROTOCOL_ERROR', `the sandbox broke the protocol and was ended: ${this.protocolError.message}`, this.protocolError);
+    }
     const functionStarted = this.functionStartedAt || this.runAt || now;
     const functionEnded = this.functionExitedAt || now;
+    const outOfMemory = (usage?.oomKills ?? 0) > 0;
     const common = {
       timedOut: this.timedOut,
+      outOfMemory,
       pidNamespace: this.pidNamespace,
+      cpuMs: usage ? round(Math.max(0, usage.cpuNanos - this.baseline.cpuNanos) / 1e6) : 0,
+      memoryPeakBytes: usage?.memoryPeakBytes != null ? Math.max(0, usage.memoryPeakBytes - this.baseline.memoryBytes) : null,
       startMs: round(functionStarted - this.startedAt),
       runMs: round(Math.max(0, functionEnded - functionStarted)),
       durationMs: round(now - this.startedAt),
@@ -252,24 +397,38 @@ class SandboxHandle implements Sandbox {
         closedAt: epoch(now),
       },
     };
+    const peak = (sampled: number): number => (usage?.tasksPeak != null ? Math.max(0, usage.tasksPeak - this.baseline.tasks) : sampled);
     if (this.exited) {
       const exit = { code: this.exited.code, signal: this.exited.signal };
       return {
         ...exit,
         exitCode: exitCodeOf({ code: exit.code, signal: exit.signal === null ? null : signalNumber(exit.signal) }),
         zombiesReaped: this.exited.zombiesReaped,
-        peakProcesses: this.exited.peakProcesses,
+        peakProcesses: peak(Math.max(0, this.exited.peakProcesses - 1)),
         ...common,
       };
     }
-    if (signal === 'SIGKILL' && (this.killedByUs || this.timedOut)) {
-      // We killed the init before the function ended: the function died with the namespace.
-      return { code: null, signal: 'SIGKILL', exitCode: 137, zombiesReaped: 0, peakProcesses: 0, ...common };
+    // bubblewrap reports a child killed by a signal as 128 + the signal.
+    const killed = signal === 'SIGKILL' || code === 137;
+    if (killed && (this.killedByUs || this.timedOut || outOfMemory)) {
+      // The init was killed before the function ended (by us, or by the OOM killer): the function died with the namespace.
+      return { code: null, signal: 'SIGKILL', exitCode: 137, zombiesReaped: 0, peakProcesses: peak(0), ...common };
     }
+    if (!this.initReady || !this.joined) throw this.notReady(code, signal);
     throw new PidboxError(
       'SANDBOX_INIT_FAILED',
       `the sandbox init ended without reporting the function's exit (code ${code}, signal ${signal})`,
     );
+  }
+}
+
+/** `child-pid` from bubblewrap's info JSON, or null. */
+function parseChildPid(text: string): number | null {
+  try {
+    const pid = (JSON.parse(text) as Record<string, unknown>)['child-pid'];
+    return Number.isSafeInteger(pid) && (pid as number) > 1 ? (pid as number) : null;
+  } catch {
+    return null;
   }
 }
 

@@ -1,0 +1,226 @@
+// What a worker prepares once for all its sandboxes: a tmpfs of its own under the run folder (the
+// generated /etc, a copy of the sandbox runtime, the compiled seccomp filter, one slot per
+// sandbox), its cgroup subtree, and the facts about the host's root the containment mirrors. It also
+// cleans up after workers of this host that were killed: their mounts and cgroups.
+import { accessSync, constants, copyFileSync, mkdirSync, readFileSync, readdirSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PidboxError } from '../../contracts/pidbox-error.js';
+import { MNT_DETACH, MS_BIND, MS_NODEV, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REMOUNT, MS_SHARED } from '../../native/constants.js';
+import * as libc from '../../native/libc.js';
+import { SyscallError } from '../../native/syscall-error.js';
+import { findExecutable } from '../../queue/embedded-redis.js';
+import { bwrapArguments } from './bwrap-args.js';
+import { openCgroupTree, type CgroupTree } from './cgroups.js';
+import { instanceName, isInstanceGone } from './instance-name.js';
+import { SANDBOX_PATHS, readHostRoot, sandboxEtc, type HostRoot } from './root-fs.js';
+import { compileSeccompFilter } from './seccomp-filter.js';
+import { createSlot, type Slot } from './slot.js';
+
+export interface SandboxHostOptions {
+  /** Folder where workers keep their sandboxes' mounts, one tmpfs per worker. Default: `/run/pidbox`. */
+  runDir?: string;
+  /** Host uid every sandbox runs as (the same number inside); an account nothing else uses. Default: 99999. */
+  uid?: number;
+  /** Host gid every sandbox runs as. Default: the uid. */
+  gid?: number;
+  /** The bubblewrap program. Default: `bwrap`, looked up in PATH. */
+  bwrap?: string;
+  /** The Node.js binary sandboxes run. Default: the worker's own (process.execPath). */
+  nodeBinary?: string;
+  /** pidbox's sandbox runtime (init.cjs, node-host.cjs, koffi.node). Default: dist/runtime of this installation. */
+  runtimeDir?: string;
+}
+
+export interface SandboxOptionsForArgs {
+  network: 'loopback' | 'host';
+  /** Size of the sandbox's /tmp, bytes. */
+  tmpBytes: number;
+  /** Descriptors (in bubblewrap) of the seccomp program and of the info pipe. */
+  seccompFd: number;
+  infoFd: number;
+}
+
+export interface SandboxHost {
+  /** `pidbox-<pid>-<start time>`: names this worker's folders and cgroups. */
+  readonly name: string;
+  readonly uid: number;
+  readonly gid: number;
+  /** Absolute path of bubblewrap. */
+  readonly bwrap: string;
+  readonly cgroups: CgroupTree;
+  /** A new, empty slot for one sandbox. */
+  createSlot(): Slot;
+  /** bubblewrap's arguments for a sandbox in `slot`. */
+  bwrapArguments(slot: Slot, options: SandboxOptionsForArgs): string[];
+  /** A fresh read-only descriptor of the compiled seccomp program (bubblewrap reads it to the end): close it after the spawn. */
+  openSeccomp(): number;
+  /** Unmounts and removes the worker's folders and cgroups. Idempotent. */
+  close(): Promise<void>;
+}
+
+export const DEFAULT_RUN_DIR = '/run/pidbox';
+export const DEFAULT_SANDBOX_UID = 99_999;
+const RUNTIME_FILES = ['init.cjs', 'node-host.cjs', 'koffi.node'] as const;
+const DEFAULT_RUNTIME_DIR = fileURLToPath(new URL('../../runtime/', import.meta.url));
+/** The worker's tmpfs holds copies of bundles (one per live sandbox) and small files. */
+const RUN_TMPFS_BYTES = 1024 * 1024 * 1024;
+
+export async function openSandboxHost(options: SandboxHostOptions = {}): Promise<SandboxHost> {
+  const runDir = options.runDir ?? DEFAULT_RUN_DIR;
+  const uid = options.uid ?? DEFAULT_SANDBOX_UID;
+  const gid = options.gid ?? uid;
+  const bwrap = options.bwrap ?? findExecutable('bwrap');
+  if (!bwrap) throw setupFailed('bubblewrap (bwrap) is not installed: install it (Debian/Ubuntu: apt-get install bubblewrap)');
+  if (process.getuid?.() !== 0) throw setupFailed('sandboxes need root: the worker mounts their folders and creates their cgroups');
+  const runtimeDir = options.runtimeDir ?? DEFAULT_RUNTIME_DIR;
+  for (const file of RUNTIME_FILES) {
+    try {
+      accessSync(join(runtimeDir, file), constants.R_OK);
+    } catch {
+      throw setupFailed(`the sandbox runtime is incomplete: ${join(runtimeDir, file)} is missing (run npm run build)`);
+    }
+  }
+  const name = instanceName();
+  const nodeBinary = options.nodeBinary ?? process.execPath;
+  const hostRoot = readHostRoot();
+  // Compiled first: a library that is missing stops the worker before it mounts anything.
+  const seccomp = compileSeccompFilter();
+
+  makePrivateMountPoint(runDir);
+  removeStaleRunFolders(runDir);
+  const dir = join(runDir, name);
+  const stagingDir = join(runDir, `${name}.staging`);
+  // The worker's tmpfs is shared: its sandboxes' binds of it become its slaves (see slot.ts). Its
+  // own private staging tmpfs is where a function's folder is made read-only before it moves in.
+  mountTmpfs(dir, 0o755, MS_SHARED);
+  mountTmpfs(stagingDir, 0o700, MS_PRIVATE);
+
+  let cgroups: CgroupTree;
+  try {
+    writeEtc(join(dir, 'etc'), hostRoot, { uid, gid });
+    copyRuntime(runtimeDir, join(dir, 'runtime'), nodeBinary);
+    writeFileSync(join(dir, 'seccomp.bpf'), seccomp.bpf, { mode: 0o444 });
+    mkdirSync(join(dir, 'slots'), { mode: 0o755 });
+    cgroups = await openCgroupTree({ name, isStale: isInstanceGone });
+  } catch (error) {
+    unmountAndRemove(dir);
+    unmountAndRemove(stagingDir);
+    throw error instanceof PidboxError ? error : setupFailed((error as Error).message, error);
+  }
+
+  let slots = 0;
+  let closing: Promise<void> | null = null;
+  const plan = { uid, gid, hostRoot, etcDir: join(dir, 'etc'), runtimeDir: join(dir, 'runtime') };
+  return {
+    name,
+    uid,
+    gid,
+    bwrap,
+    cgroups,
+    createSlot: () => createSlot(join(dir, 'slots'), stagingDir, String(++slots)),
+    bwrapArguments: (slot, args) => bwrapArguments({
+      ...plan,
+      network: args.network,
+      tmpBytes: args.tmpBytes,
+      slotDir: slot.dir,
+      seccompFd: args.seccompFd,
+      infoFd: args.infoFd,
+      command: [SANDBOX_PATHS.node, `${SANDBOX_PATHS.runtime}/init.cjs`, '--sandbox'],
+    }),
+    openSeccomp: () => libc.open(join(dir, 'seccomp.bpf')),
+    close() {
+      closing ??= (async () => {
+        await cgroups.close();
+        unmountAndRemove(dir);
+        unmountAndRemove(stagingDir);
+      })();
+      return closing;
+    },
+  };
+}
+
+/**
+ * The run folder becomes a mount point of its own with private propagation (as ip-netns does with
+ * /run/netns), so the tmpfs each worker mounts below it never propagates to the host's other mount
+ * namespaces. It stays after the worker ends: empty, and reused by the next one.
+ */
+function makePrivateMountPoint(runDir: string): void {
+  mkdirSync(runDir, { recursive: true, mode: 0o755 });
+  if (!isMountPoint(runDir)) libc.mount(runDir, runDir, null, MS_BIND);
+  libc.mount(null, runDir, null, MS_PRIVATE);
+}
+
+function mountTmpfs(path: string, mode: number, propagation: number): void {
+  mkdirSync(path, { mode });
+  libc.mount('pidbox', path, 'tmpfs', MS_NOSUID | MS_NODEV, `mode=${mode.toString(8)},size=${RUN_TMPFS_BYTES}`);
+  // Private first, so that a shared mount gets a peer group of its own, never its parent's.
+  libc.mount(null, path, null, MS_PRIVATE);
+  if (propagation !== MS_PRIVATE) libc.mount(null, path, null, propagation);
+}
+
+/** Folders of workers of this host that are gone: their mounts are detached, their folders removed. */
+function removeStaleRunFolders(runDir: string): void {
+  for (const entry of readdirSync(runDir)) {
+    const worker = entry.endsWith('.staging') ? entry.slice(0, -'.staging'.length) : entry;
+    if (isInstanceGone(worker)) unmountAndRemove(join(runDir, entry));
+  }
+}
+
+function unmountAndRemove(path: string): void {
+  try {
+    libc.umount2(path, MNT_DETACH);
+  } catch (error) {
+    if (!(error instanceof SyscallError && (error.code === 'EINVAL' || error.code === 'ENOENT'))) throw error;
+  }
+  try {
+    rmdirSync(path);
+  } catch {
+    // Already gone.
+  }
+}
+
+function isMountPoint(path: string): boolean {
+  // mountinfo's fifth field is the mount point, with spaces and such escaped as octal.
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .some((line) => line.split(' ')[4]?.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))) === path);
+}
+
+function writeEtc(etcDir: string, hostRoot: HostRoot, ids: { uid: number; gid: number }): void {
+  mkdirSync(etcDir, { mode: 0o755 });
+  for (const entry of sandboxEtc(hostRoot, ids)) {
+    const path = join(etcDir, entry.path);
+    mkdirSync(join(path, '..'), { recursive: true, mode: 0o755 });
+    switch (entry.kind) {
+      case 'file':
+        writeFileSync(path, entry.content, { mode: 0o644 });
+        break;
+      case 'symlink':
+        symlinkSync(entry.target, path);
+        break;
+      case 'mountpoint':
+        if (entry.directory) mkdirSync(path, { mode: 0o755 });
+        else writeFileSync(path, '', { mode: 0o644 });
+        break;
+    }
+  }
+}
+
+/**
+ * A copy of the runtime in the worker's tmpfs: readable by the sandbox's uid wherever pidbox is
+ * installed (under /root, say), and unchanged for the worker's life even if dist/ is rebuilt.
+ */
+function copyRuntime(from: string, to: string, nodeBinary: string): void {
+  mkdirSync(join(to, 'bin'), { recursive: true, mode: 0o755 });
+  for (const file of RUNTIME_FILES) copyFileSync(join(from, file), join(to, file));
+  // The Node binary, bound read-only by root: the sandbox's uid needs no path to where it lives.
+  const node = join(to, 'bin', 'node');
+  writeFileSync(node, '', { mode: 0o755 });
+  libc.mount(nodeBinary, node, null, MS_BIND);
+  libc.mount(null, node, null, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV);
+}
+
+function setupFailed(message: string, cause?: unknown): PidboxError {
+  return new PidboxError('SANDBOX_SETUP_FAILED', `cannot prepare sandboxes: ${message}`, cause);
+}
