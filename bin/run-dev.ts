@@ -5,14 +5,13 @@ import { startTelemetry } from '../contracts/telemetry/telemetry.js';
 import { loadGatewayConfig } from '../gateway/gateway-config.js';
 import { startGateway, type GatewayHandle } from '../gateway/start-gateway.js';
 import { startEmbeddedRedis, type EmbeddedRedis } from '../queue/embedded-redis.js';
-import { ensureRedisServer } from '../queue/ensure-redis-server.js';
 import { LOOPBACK_NETWORKS } from '../queue/queue-config.js';
 import { formatNetwork } from '../contracts/callbacks/callback-address.js';
 import { redact } from '../queue/redis-url.js';
 import { FunctionRegistry } from '../contracts/functions/function-registry.js';
 import { loadWorkerConfig } from '../worker/queue/worker-config.js';
 import { startWorker, type WorkerHandle } from '../worker/queue/start-worker.js';
-import { warnWithoutRoot } from './run-worker.js';
+import { BUBBLEWRAP, REDIS_SERVER, ensureProgram } from './ensure-program.js';
 import { untilSignal } from './until-signal.js';
 
 const NAME = 'pidbox dev';
@@ -26,16 +25,18 @@ export async function runDev(env: NodeJS.ProcessEnv): Promise<number> {
   let worker: WorkerHandle | null = null;
   let gateway: GatewayHandle | null = null;
   try {
-    if (!gatewayConfig.queue.redisUrlSet) {
-      const problem = ensureRedisServer((line) => console.error(`${NAME}: ${line}`));
+    const say = (line: string): void => console.error(`${NAME}: ${line}`);
+    for (const program of gatewayConfig.queue.redisUrlSet ? [BUBBLEWRAP] : [BUBBLEWRAP, REDIS_SERVER]) {
+      const problem = ensureProgram(program, say);
       if (problem) {
-        console.error(`${NAME}: ${problem}`);
+        say(problem);
         return 1;
       }
+    }
+    if (!gatewayConfig.queue.redisUrlSet) {
       redis = await startEmbeddedRedis({ listen: 'unix' });
       gatewayConfig.queue.redisUrl = workerConfig.queue.redisUrl = redis.url;
     }
-    warnWithoutRoot(NAME);
     worker = await startWorker(workerConfig, telemetry);
     gateway = await startGateway(gatewayConfig, telemetry);
     printBanner(gateway, {

@@ -1,5 +1,6 @@
 // `pidbox worker`: runs invocations from the queue, each in a fresh sandbox. As many as you like,
-// on as many hosts; each needs root (or CAP_SYS_ADMIN) for the namespaces.
+// on as many hosts; each needs root to mount its sandboxes' folders and create their cgroups (it
+// stops at start, saying why, when it cannot).
 import { startTelemetry } from '../contracts/telemetry/telemetry.js';
 import { redact } from '../queue/redis-url.js';
 import { startMetricsServer } from '../worker/metrics-server.js';
@@ -10,7 +11,6 @@ import { untilSignal } from './until-signal.js';
 export async function runWorker(env: NodeJS.ProcessEnv): Promise<number> {
   const config = loadWorkerConfig(env);
   const telemetry = await startTelemetry(env, 'worker');
-  warnWithoutRoot('pidbox worker');
   // Before the worker, so a port in use stops it before it takes any job.
   const metrics = await startMetricsServer(telemetry.metrics, config.metricsHost, config.metricsPort);
   const worker = await startWorker(config, telemetry);
@@ -20,10 +20,4 @@ export async function runWorker(env: NodeJS.ProcessEnv): Promise<number> {
   await metrics.close();
   await telemetry.tracing.shutdown();
   return 0;
-}
-
-export function warnWithoutRoot(name: string): void {
-  if (process.getuid?.() !== 0) {
-    console.error(`${name}: not running as root: sandboxes need CAP_SYS_ADMIN for their namespaces, so invocations will fail (SANDBOX_SPAWN_FAILED)`);
-  }
 }

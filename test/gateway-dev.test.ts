@@ -2,7 +2,9 @@
 // process, a curl to paste — and nothing left running after SIGTERM or SIGINT.
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
@@ -15,6 +17,7 @@ import { findExecutable } from '../queue/embedded-redis.js';
 import { createRedisClient } from '../queue/redis-client.js';
 import { redact } from '../queue/redis-url.js';
 import { commandOf, isAlive, pidNamespaceOf, processesIn, stillRunning, waitFor } from './support/processes.js';
+import { cleanUpAfterKilledWorkers, staleSandboxState } from './support/sandbox-state.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const PIDBOX = fileURLToPath(new URL('../bin/pidbox.js', import.meta.url));
@@ -22,9 +25,12 @@ const run = promisify(execFile);
 const CACHE = '/tmp/pidbox-dev-test-cache';
 const started: ChildProcess[] = [];
 
-after(() => {
+after(async () => {
   for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   rmSync(CACHE, { recursive: true, force: true });
+  // A pidbox dev that was killed (here, or a test that failed) left its sandboxes' state for the next one.
+  await cleanUpAfterKilledWorkers();
+  assert.deepEqual(staleSandboxState(), []);
 });
 
 interface Dev {
@@ -163,15 +169,31 @@ test('with REDIS_URL set, pidbox dev uses that Redis and starts none of its own'
   }
 });
 
-test('without redis-server, and without root to install it, pidbox dev says in one line what to install', async () => {
-  // As nobody, with a PATH where neither redis-server nor apt-get is found.
+test('without bwrap or redis-server, and without root to install them, pidbox dev says in one line what to install', async () => {
+  // As nobody, with a PATH where neither is found, nor apt-get.
   const setpriv = findExecutable('setpriv');
   assert.ok(setpriv, 'setpriv (util-linux) is installed');
-  const dev = startDev(setpriv, ['--reuid=65534', '--regid=65534', '--clear-groups', '--', process.execPath, PIDBOX, 'dev'], { PATH: '/nonexistent', PORT: '0' });
-  assert.equal(await dev.exited, 1);
-  const lines = dev.output().trim().split('\n');
-  assert.equal(lines.length, 1, dev.output());
-  assert.match(lines[0]!, /^pidbox dev: redis-server is not installed: install it \(Debian\/Ubuntu: sudo apt-get install redis-server/);
+  const asNobody = (path: string): Promise<string[]> => {
+    const dev = startDev(setpriv, ['--reuid=65534', '--regid=65534', '--clear-groups', '--', process.execPath, PIDBOX, 'dev'], { PATH: path, PORT: '0' });
+    return dev.exited.then((code) => {
+      assert.equal(code, 1);
+      return dev.output().trim().split('\n');
+    });
+  };
+  const withoutEither = await asNobody('/nonexistent');
+  assert.equal(withoutEither.length, 1, withoutEither.join('\n'));
+  assert.match(withoutEither[0]!, /^pidbox dev: bubblewrap \(bwrap\) is not installed: every sandbox is built with it \(Debian\/Ubuntu: sudo apt-get install bubblewrap/);
+  // A PATH with bwrap alone (a folder with only a link to it).
+  const onlyBwrap = mkdtempSync(join(tmpdir(), 'pidbox-path-'));
+  try {
+    chmodSync(onlyBwrap, 0o755);
+    symlinkSync(findExecutable('bwrap')!, join(onlyBwrap, 'bwrap'));
+    const withoutRedis = await asNobody(onlyBwrap);
+    assert.equal(withoutRedis.length, 1, withoutRedis.join('\n'));
+    assert.match(withoutRedis[0]!, /^pidbox dev: redis-server is not installed: install it \(Debian\/Ubuntu: sudo apt-get install redis-server/);
+  } finally {
+    rmSync(onlyBwrap, { recursive: true, force: true });
+  }
 });
 
 test('an invalid setting stops pidbox at start with a message that names the variable', async () => {
