@@ -107,3 +107,20 @@ test('without an endpoint tracing is off and functions get no TRACEPARENT', asyn
   const result = await runFunction(registry.get('prints-traceparent'), request, { host, invocationId: 'none', builder, tracing: off });
   assert.equal(Buffer.from(result.response.bodyBase64, 'base64').toString(), ' ');
 });
+
+test("spans a function claims for another trace, or under a made-up parent, are re-parented under its sandbox span", async () => {
+  const hostile = new FunctionRegistry(fileURLToPath(new URL('../../test/fixtures/hostile', import.meta.url)));
+  let traceId = '';
+  const result = await withSpan(tracing.tracer, 'test consumer', { kind: SpanKind.CONSUMER }, async (span) => {
+    traceId = span.spanContext().traceId;
+    return runFunction(hostile.get('forges-its-result'), { ...request, path: '/?kind=other-trace' }, { host, invocationId: 'graft', builder, tracing });
+  });
+  assert.equal(result.status, 'succeeded');
+  const spans = await receiver.waitFor((all) => all.some((s) => s.name === 'grafted') && all.some((s) => s.traceId === traceId && s.name === 'test consumer'));
+  const grafted = spans.filter((s) => s.name === 'grafted');
+  assert.equal(grafted.length, 1);
+  assert.equal(grafted[0]!.traceId, traceId, 'it is in the invocation\'s trace, not the one it claimed');
+  const sandbox = spans.find((s) => s.traceId === traceId && s.name === 'sandbox')!;
+  assert.equal(grafted[0]!.parentSpanId, sandbox.spanId);
+  assert.ok(!spans.some((s) => s.traceId === '1'.repeat(32)), 'nothing reached the claimed trace');
+});
