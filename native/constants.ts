@@ -24,9 +24,6 @@ export const PR_SET_DUMPABLE = 4;
 export const PR_SET_CHILD_SUBREAPER = 36;
 
 export const WNOHANG = 1;
-export const WEXITED = 4;
-export const WNOWAIT = 0x01000000;
-export const P_ALL = 0;
 
 export const O_RDONLY = 0;
 export const O_CLOEXEC = 0o2000000;
@@ -37,9 +34,3 @@ export const RLIMIT_NOFILE = 7;
 export const POSIX_SPAWN_SETPGROUP = 0x02;
 export const POSIX_SPAWN_SETSIGDEF = 0x04;
 export const POSIX_SPAWN_SETSIGMASK = 0x08;
-
-export const AF_INET = 2;
-export const SOCK_DGRAM = 2;
-export const SIOCGIFFLAGS = 0x8913;
-export const SIOCSIFFLAGS = 0x8914;
-export const IFF_UP = 0x1;

@@ -12,6 +12,12 @@ export type KoffiModule = typeof Koffi;
  * init start. Anywhere else, the full entry point.
  */
 export function loadKoffi(): KoffiModule {
+  return (loaded ??= load());
+}
+
+let loaded: KoffiModule | null = null;
+
+function load(): KoffiModule {
   const require = createRequire(import.meta.url);
   const beside = new URL('./koffi.node', import.meta.url);
   if (existsSync(beside)) return require(beside.pathname) as KoffiModule;

@@ -1,6 +1,5 @@
 import { loadKoffi } from './koffi.js';
 
-const koffi = loadKoffi();
 
 export interface FdWatch {
   close(): void;
@@ -13,6 +12,6 @@ export interface FdWatch {
  * synchronously right before exit.
  */
 export function watchReadable(fd: number, onReadable: () => void): FdWatch {
-  const handle = koffi.node.poll(fd, { readable: true, disconnect: true }, () => onReadable());
+  const handle = loadKoffi().node.poll(fd, { readable: true, disconnect: true }, () => onReadable());
   return { close: () => handle.close() };
 }

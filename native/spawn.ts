@@ -9,25 +9,32 @@ import { POSIX_SPAWN_SETPGROUP, POSIX_SPAWN_SETSIGDEF, POSIX_SPAWN_SETSIGMASK } 
 // glibc implements it with clone(CLONE_VM|CLONE_VFORK), safe in a threaded process, and reports an
 // exec failure (ENOENT, EACCES, …) as the return value.
 
-const koffi = loadKoffi();
-const libc = koffi.load('libc.so.6');
+function declare() {
+  const libc = loadKoffi().load('libc.so.6');
+  return {
+    spawnp: libc.func('int posix_spawnp(_Out_ int *pid, const void *file, void *actions, void *attr, void **argv, void **envp)'),
+    actionsInit: libc.func('int posix_spawn_file_actions_init(void *actions)'),
+    actionsDestroy: libc.func('int posix_spawn_file_actions_destroy(void *actions)'),
+    addDup2: libc.func('int posix_spawn_file_actions_adddup2(void *actions, int fd, int newfd)'),
+    addCloseFrom: libc.func('int posix_spawn_file_actions_addclosefrom_np(void *actions, int from)'),
+    addTcsetpgrp: libc.func('int posix_spawn_file_actions_addtcsetpgrp_np(void *actions, int tcfd)'),
+    addChdir: libc.func('int posix_spawn_file_actions_addchdir_np(void *actions, const char *path)'),
+    attrInit: libc.func('int posix_spawnattr_init(void *attr)'),
+    attrDestroy: libc.func('int posix_spawnattr_destroy(void *attr)'),
+    attrSetFlags: libc.func('int posix_spawnattr_setflags(void *attr, short flags)'),
+    attrSetPgroup: libc.func('int posix_spawnattr_setpgroup(void *attr, int pgroup)'),
+    attrSetSigmask: libc.func('int posix_spawnattr_setsigmask(void *attr, const void *sigset)'),
+    attrSetSigdefault: libc.func('int posix_spawnattr_setsigdefault(void *attr, const void *sigset)'),
+    sigemptyset: libc.func('int sigemptyset(void *set)'),
+  };
+}
 
-const c = {
-  spawnp: libc.func('int posix_spawnp(_Out_ int *pid, const void *file, void *actions, void *attr, void **argv, void **envp)'),
-  actionsInit: libc.func('int posix_spawn_file_actions_init(void *actions)'),
-  actionsDestroy: libc.func('int posix_spawn_file_actions_destroy(void *actions)'),
-  addDup2: libc.func('int posix_spawn_file_actions_adddup2(void *actions, int fd, int newfd)'),
-  addCloseFrom: libc.func('int posix_spawn_file_actions_addclosefrom_np(void *actions, int from)'),
-  addTcsetpgrp: libc.func('int posix_spawn_file_actions_addtcsetpgrp_np(void *actions, int tcfd)'),
-  addChdir: libc.func('int posix_spawn_file_actions_addchdir_np(void *actions, const char *path)'),
-  attrInit: libc.func('int posix_spawnattr_init(void *attr)'),
-  attrDestroy: libc.func('int posix_spawnattr_destroy(void *attr)'),
-  attrSetFlags: libc.func('int posix_spawnattr_setflags(void *attr, short flags)'),
-  attrSetPgroup: libc.func('int posix_spawnattr_setpgroup(void *attr, int pgroup)'),
-  attrSetSigmask: libc.func('int posix_spawnattr_setsigmask(void *attr, const void *sigset)'),
-  attrSetSigdefault: libc.func('int posix_spawnattr_setsigdefault(void *attr, const void *sigset)'),
-  sigemptyset: libc.func('int sigemptyset(void *set)'),
-};
+let calls: ReturnType<typeof declare> | null = null;
+
+/** Declared at the first spawn (or by prepareSpawn), not at import: see native/libc.ts. */
+export function prepareSpawn(): void {
+  calls ??= declare();
+}
 
 export interface SpawnRequest {
   /** The program: a path, or a name looked up in the child's PATH. Raw bytes or a string. */
@@ -68,6 +75,8 @@ function ok(call: string, r: number): void {
  * syscall `posix_spawn` when the program cannot be run (ENOENT, EACCES, ENOEXEC…).
  */
 export function spawnProcess(req: SpawnRequest): number {
+  prepareSpawn();
+  const c = calls!;
   const actions = Buffer.alloc(256);
   const attr = Buffer.alloc(512);
   const sigset = Buffer.alloc(128);
