@@ -214,10 +214,7 @@ describe('what a function can do to its worker', { timeout: 60_000 }, () => {
       ...host,
       createSlot: () => host.createSlot(),
       openSeccomp: () => host.openSeccomp(),
-      bwrapArguments: (slot, options) => {
-        const args = host.bwrapArguments(slot, options);
-        return [...args.slice(0, args.indexOf('--') + 1), '/bin/sh', '-c', script];
-      },
+      containmentPlan: (slot, options) => ({ ...host.containmentPlan(slot, options), command: ['/bin/sh', '-c', script] }),
     };
     const sandbox = spawnSandbox(hostile, {});
     await sandbox.spawned;

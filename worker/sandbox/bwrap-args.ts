@@ -29,20 +29,29 @@ export interface ContainmentPlan {
   command: string[];
 }
 
-export function bwrapArguments(plan: ContainmentPlan): string[] {
+export interface ContainmentStep {
+  /** What the step does, for benchmarks and docs. */
+  step: string;
+  args: string[];
+}
+
+/** The containment, step by step, in the order bubblewrap takes them. */
+export function containmentSteps(plan: ContainmentPlan): ContainmentStep[] {
   return [
-    ...userNamespace(plan),
-    ...pidNamespace(),
-    ...ipcUtsAndCgroupNamespaces(),
-    ...networkNamespace(plan),
-    ...session(),
-    ...rootFilesystem(plan),
-    ...environment(),
-    ...seccomp(plan),
-    ...report(plan),
-    '--',
-    ...plan.command,
+    { step: 'user namespace, non-root uid', args: userNamespace(plan) },
+    { step: 'PID namespace, init as PID 1', args: pidNamespace() },
+    { step: 'IPC, UTS and cgroup namespaces', args: ipcUtsAndCgroupNamespaces() },
+    { step: 'network namespace (loopback)', args: networkNamespace(plan) },
+    { step: 'new session', args: session() },
+    { step: 'root from read-only binds', args: rootFilesystem(plan) },
+    { step: 'clean environment', args: environment() },
+    { step: 'seccomp filter', args: seccomp(plan) },
+    { step: 'info to the worker', args: report(plan) },
   ];
+}
+
+export function bwrapArguments(plan: ContainmentPlan): string[] {
+  return [...containmentSteps(plan).flatMap((s) => s.args), '--', ...plan.command];
 }
 
 /** Its own user namespace, mapping only the sandbox's uid and gid; no nested user namespaces. */

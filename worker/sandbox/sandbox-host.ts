@@ -10,7 +10,7 @@ import { MNT_DETACH, MS_BIND, MS_NODEV, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REM
 import * as libc from '../../native/libc.js';
 import { SyscallError } from '../../native/syscall-error.js';
 import { findExecutable } from '../../queue/embedded-redis.js';
-import { bwrapArguments } from './bwrap-args.js';
+import type { ContainmentPlan } from './bwrap-args.js';
 import { openCgroupTree, type CgroupTree } from './cgroups.js';
 import { instanceName, isInstanceGone } from './instance-name.js';
 import { SANDBOX_PATHS, readHostRoot, sandboxEtc, type HostRoot } from './root-fs.js';
@@ -32,7 +32,7 @@ export interface SandboxHostOptions {
   runtimeDir?: string;
 }
 
-export interface SandboxOptionsForArgs {
+export interface ContainmentOptions {
   network: 'loopback' | 'host';
   /** Size of the sandbox's /tmp, bytes. */
   tmpBytes: number;
@@ -51,8 +51,8 @@ export interface SandboxHost {
   readonly cgroups: CgroupTree;
   /** A new, empty slot for one sandbox. */
   createSlot(): Slot;
-  /** bubblewrap's arguments for a sandbox in `slot`. */
-  bwrapArguments(slot: Slot, options: SandboxOptionsForArgs): string[];
+  /** The containment of a sandbox in `slot` (bwrapArguments turns it into bubblewrap's arguments). */
+  containmentPlan(slot: Slot, options: ContainmentOptions): ContainmentPlan;
   /** A fresh read-only descriptor of the compiled seccomp program (bubblewrap reads it to the end): close it after the spawn. */
   openSeccomp(): number;
   /** Unmounts and removes the worker's folders and cgroups. Idempotent. */
@@ -119,7 +119,7 @@ export async function openSandboxHost(options: SandboxHostOptions = {}): Promise
     bwrap,
     cgroups,
     createSlot: () => createSlot(join(dir, 'slots'), stagingDir, String(++slots)),
-    bwrapArguments: (slot, args) => bwrapArguments({
+    containmentPlan: (slot, args) => ({
       ...plan,
       network: args.network,
       tmpBytes: args.tmpBytes,

@@ -6,6 +6,7 @@ import { PidboxError } from '../../contracts/pidbox-error.js';
 import * as libc from '../../native/libc.js';
 import { ProtocolError, lineDecoder, parseInitMessage, type InitToWorker, type RunSpec } from '../init/protocol.js';
 import { exitCodeOf, signalNumber } from '../init/signals.js';
+import { bwrapArguments } from './bwrap-args.js';
 import type { SandboxCgroup } from './cgroups.js';
 import type { SandboxHost } from './sandbox-host.js';
 import type { Slot } from './slot.js';
@@ -135,12 +136,12 @@ export function spawnSandbox(host: SandboxHost, options: SandboxOptions = {}): S
     cgroup = host.cgroups.create(`sandbox-${slot.dir.slice(slot.dir.lastIndexOf('/') + 1)}`);
     const seccompFd = host.openSeccomp();
     try {
-      child = spawn(host.bwrap, host.bwrapArguments(slot, {
+      child = spawn(host.bwrap, bwrapArguments(host.containmentPlan(slot, {
         network: options.network ?? 'loopback',
         tmpBytes: limits.tmpMb * 1024 * 1024,
         seccompFd: SECCOMP_FD,
         infoFd: INFO_FD,
-      }), {
+      })), {
         stdio: ['pipe', 'pipe', 'pipe', 'pipe', options.resultChannel ? 'pipe' : 'ignore', seccompFd, 'pipe'],
         env: {},
         uid: host.uid,
