@@ -42,8 +42,11 @@ before(async () => {
   host = await openSandboxHost();
 });
 after(async () => {
-  await host.close();
-  rmSync(cacheDir, { recursive: true, force: true });
+  try {
+    await host?.close();
+  } finally {
+    rmSync(cacheDir, { recursive: true, force: true });
+  }
 });
 
 type InvokeOptions = Partial<RunOptions> & { registry?: FunctionRegistry };
