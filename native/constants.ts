@@ -26,7 +26,12 @@ export const PR_SET_CHILD_SUBREAPER = 36;
 export const WNOHANG = 1;
 
 export const O_RDONLY = 0;
+export const O_RDWR = 2;
+export const O_CREAT = 0o100;
 export const O_CLOEXEC = 0o2000000;
+
+export const LOCK_EX = 2;
+export const LOCK_NB = 4;
 
 export const RLIMIT_CORE = 4;
 export const RLIMIT_NOFILE = 7;

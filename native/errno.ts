@@ -11,6 +11,7 @@ export const ENOENT = 2;
 export const ESRCH = 3;
 export const EINTR = 4;
 export const ECHILD = 10;
+export const EWOULDBLOCK = 11;
 
 export function errnoName(errno: number): string {
   return NAMES[errno] ?? `E${errno}`;

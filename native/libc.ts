@@ -1,7 +1,7 @@
 import { loadKoffi, type KoffiModule } from './koffi.js';
 import { SyscallError } from './syscall-error.js';
-import { ECHILD, EINTR } from './errno.js';
-import { O_CLOEXEC, O_RDONLY, WNOHANG } from './constants.js';
+import { ECHILD, EINTR, EWOULDBLOCK } from './errno.js';
+import { LOCK_EX, LOCK_NB, O_CLOEXEC, O_RDONLY, WNOHANG } from './constants.js';
 
 // Each libc call declared once. Wrappers check the return value and throw SyscallError naming the
 // call; no policy lives here (which flags, which signals, what to do on failure is the caller's).
@@ -21,6 +21,7 @@ function declare() {
     getpid: libc.func('int getpid(void)'),
     open: libc.func('int open(const char *path, int flags, int mode)'),
     close: libc.func('int close(int fd)'),
+    flock: libc.func('int flock(int fd, int operation)'),
     getrlimit: libc.func('int getrlimit(int resource, _Out_ uint64_t *rlim)'),
     setrlimit: libc.func('int setrlimit(int resource, const uint64_t *rlim)'),
     isatty: libc.func('int isatty(int fd)'),
@@ -84,6 +85,17 @@ export function open(path: string, flags = O_RDONLY | O_CLOEXEC, mode = 0): numb
 
 export function close(fd: number): void {
   check('close', c().close(fd));
+}
+
+/**
+ * flock(fd, LOCK_EX | LOCK_NB): true when this descriptor now holds the lock, false when another
+ * holds it. The lock goes when the descriptor is closed, or its process ends.
+ */
+export function tryLockExclusive(fd: number): boolean {
+  if (c().flock(fd, LOCK_EX | LOCK_NB) === 0) return true;
+  const code = errno();
+  if (code === EWOULDBLOCK) return false;
+  throw new SyscallError('flock', code);
 }
 
 export interface ResourceLimit { soft: bigint; hard: bigint }

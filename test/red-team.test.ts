@@ -21,7 +21,7 @@ import { FunctionRegistry } from '../contracts/functions/function-registry.js';
 import { runFunction, type RunOptions } from '../worker/invoke/run-function.js';
 import { createNodeBuilder } from '../worker/runtimes/node-build.js';
 import { DEFAULT_RUN_DIR, openSandboxHost, type SandboxHost } from '../worker/sandbox/sandbox-host.js';
-import { DEFAULT_SANDBOX_LIMITS, SANDBOX_PATH, spawnSandbox } from '../worker/sandbox/spawn-sandbox.js';
+import { DEFAULT_SANDBOX_CEILINGS, DEFAULT_SANDBOX_LIMITS, SANDBOX_PATH, spawnSandbox } from '../worker/sandbox/spawn-sandbox.js';
 import { collectOutput } from './helpers/output.js';
 import { holdPidNamespace, livingProcessesInPidNamespace } from './helpers/proc.js';
 import { waitUntil } from './helpers/wait.js';
@@ -153,7 +153,10 @@ describe('holes: each of these fails until pidbox closes it', { timeout: 120_000
   // 1024 CPUs and a 65536 MiB /tmp: the worker's PIDBOX_SANDBOX_* settings are only defaults, and
   // nothing lets the operator cap what a function asks for itself.
   test('a function.json cannot give its function more memory than the worker allows', async () => {
-    const outcome = await outcomeOf(invoke('asks-for-more-memory', '', { defaultLimits: { ...DEFAULT_SANDBOX_LIMITS, memoryMb: 64 } }));
+    const outcome = await outcomeOf(invoke('asks-for-more-memory', '', {
+      defaultLimits: { ...DEFAULT_SANDBOX_LIMITS, memoryMb: 64 },
+      limitCeilings: { ...DEFAULT_SANDBOX_CEILINGS, memoryMb: 64 },
+    }));
     if (outcome instanceof PidboxError) {
       assert.equal(outcome.code, 'INVALID_FUNCTION_CONFIG');
       return;

@@ -73,3 +73,42 @@ export function drained(stream: Readable | null): Promise<void> {
     stream.once('error', () => resolve());
   });
 }
+
+/**
+ * Holds what the worker reads from a sandbox's log streams to `bytesPerSecond`: past it, the
+ * streams are paused for the rest of the second, the pipe fills, and the function waits on its
+ * writes. The function's CPU is its cgroup's; the worker's, reading for it, would be no one's, and
+ * a function writing as fast as it can would keep a core of the worker busy. Returns a stop function.
+ */
+export function throttle(streams: Readable[], bytesPerSecond: number): () => void {
+  const windowMs = 100;
+  const budget = (bytesPerSecond * windowMs) / 1000;
+  let windowStart = performance.now();
+  let used = 0;
+  let timer: NodeJS.Timeout | null = null;
+  const onData = (chunk: Buffer): void => {
+    const now = performance.now();
+    if (now - windowStart >= windowMs) {
+      windowStart = now;
+      used = 0;
+    }
+    used += chunk.length;
+    if (used < budget || timer) return;
+    for (const stream of streams) stream.pause();
+    timer = setTimeout(() => {
+      timer = null;
+      windowStart = performance.now();
+      used = 0;
+      for (const stream of streams) stream.resume();
+    }, windowMs - (now - windowStart));
+  };
+  for (const stream of streams) stream.on('data', onData);
+  return () => {
+    if (timer) clearTimeout(timer);
+    timer = null;
+    for (const stream of streams) {
+      stream.off('data', onData);
+      stream.resume();
+    }
+  };
+}

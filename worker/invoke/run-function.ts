@@ -7,10 +7,11 @@ import { ProtocolError, type RunSpec } from '../init/protocol.js';
 import type { NodeBuilder } from '../runtimes/node-build.js';
 import type { SandboxHost } from '../sandbox/sandbox-host.js';
 import {
-  DEFAULT_SANDBOX_LIMITS, SANDBOX_PATH, SANDBOX_PATHS, spawnSandbox, type SandboxLimits, type SandboxOutcome,
+  DEFAULT_SANDBOX_CEILINGS, DEFAULT_SANDBOX_LIMITS, SANDBOX_PATH, SANDBOX_PATHS, spawnSandbox, type SandboxCeilings, type SandboxLimits,
+  type SandboxOutcome,
 } from '../sandbox/spawn-sandbox.js';
 import { adoptSpans, parseNodeResult } from './node-result.js';
-import { BoundedBuffer, TailBuffer, drained } from './output.js';
+import { BoundedBuffer, TailBuffer, drained, throttle } from './output.js';
 import { traceSandbox, type SandboxTrace } from './sandbox-spans.js';
 import type { Tracing } from '../../contracts/telemetry/tracing.js';
 
@@ -25,6 +26,8 @@ export interface RunOptions {
   attempt?: number;
   /** Limits for what function.json leaves unset. Default: DEFAULT_SANDBOX_LIMITS (256 MiB, 128 tasks, 1 CPU, 64 MiB /tmp, 1024 files). */
   defaultLimits?: SandboxLimits;
+  /** The most function.json may ask for; more fails the run (INVALID_FUNCTION_CONFIG). Default: DEFAULT_SANDBOX_CEILINGS. */
+  limitCeilings?: SandboxCeilings;
   /** Builds node functions (cached per change of source). */
   builder: NodeBuilder;
   /** Abort to cancel: the sandbox is killed at once and the result is `cancelled`. */
@@ -47,6 +50,8 @@ export interface RunOptions {
 
 const DEFAULT_MAX_RESPONSE_BYTES = 6 * 1024 * 1024;
 const DEFAULT_MAX_LOG_BYTES = 256 * 1024;
+/** The most of a function's log the worker reads a second; a function that writes faster waits. */
+const LOG_BYTES_PER_SECOND = 16 * 1024 * 1024;
 
 /**
  * Runs one invocation of `fn` in a fresh sandbox. A function that fails, times out or is cancelled
@@ -64,8 +69,19 @@ export async function runFunction(fn: FunctionInfo, request: InvocationRequest, 
   }
 }
 
-/** What function.json asks for, the worker's defaults for the rest. */
-export function resolveLimits(config: FunctionConfig, defaults: SandboxLimits = DEFAULT_SANDBOX_LIMITS): SandboxLimits {
+/** What function.json asks for, within the worker's ceilings; the worker's defaults for the rest. */
+export function resolveLimits(
+  config: FunctionConfig,
+  defaults: SandboxLimits = DEFAULT_SANDBOX_LIMITS,
+  ceilings: SandboxCeilings = DEFAULT_SANDBOX_CEILINGS,
+): SandboxLimits {
+  const settings = { memoryMb: 'PIDBOX_SANDBOX_CEILING_MEMORY_MB', maxProcesses: 'PIDBOX_SANDBOX_CEILING_MAX_PROCESSES', cpus: 'PIDBOX_SANDBOX_CEILING_CPUS', tmpMb: 'PIDBOX_SANDBOX_CEILING_TMP_MB' } as const;
+  for (const field of Object.keys(settings) as Array<keyof typeof settings>) {
+    const asked = config[field];
+    if (asked !== null && asked > ceilings[field]) {
+      throw new PidboxError('INVALID_FUNCTION_CONFIG', `function.json: "${field}" ${asked} is more than this worker allows (${settings[field]}: ${ceilings[field]})`);
+    }
+  }
   return {
     memoryMb: config.memoryMb ?? defaults.memoryMb,
     maxProcesses: config.maxProcesses ?? defaults.maxProcesses,
@@ -76,21 +92,26 @@ export function resolveLimits(config: FunctionConfig, defaults: SandboxLimits = 
 }
 
 async function runInSandbox(fn: FunctionInfo, request: InvocationRequest, options: RunOptions, spans: SandboxTrace): Promise<FunctionResult> {
-  assertReadableInSandbox(fn, options.host);
+  assertReadableInSandbox(fn);
   const traceEnv = spans.traceEnv();
   const bundle = fn.runtime === 'node' ? await options.builder.load(fn) : null;
   const spec = runSpec(fn, request, options, traceEnv, bundle?.importsOpenTelemetry ?? false);
-  const limits = resolveLimits(fn.config, options.defaultLimits);
-  const sandbox = spawnSandbox(options.host, {
-    run: spec,
-    taskDir: fn.dir,
-    ...(bundle ? { bundle: bundle.code } : {}),
-    network: fn.config.network,
-    limits,
-    resultChannel: fn.runtime === 'node',
-    timeoutMs: fn.config.timeoutMs,
-    killGraceMs: options.killGraceMs ?? 1000,
-  });
+  const limits = resolveLimits(fn.config, options.defaultLimits, options.limitCeilings);
+  let sandbox;
+  try {
+    sandbox = spawnSandbox(options.host, {
+      run: spec,
+      taskDir: fn.dir,
+      ...(bundle ? { bundle: `/proc/self/fd/${bundle.fd}` } : {}),
+      network: fn.config.network,
+      limits,
+      resultChannel: fn.runtime === 'node',
+      timeoutMs: fn.config.timeoutMs,
+      killGraceMs: options.killGraceMs ?? 1000,
+    });
+  } finally {
+    bundle?.close();
+  }
 
   let cancelled = false;
   const onAbort = (): void => {
@@ -108,12 +129,18 @@ async function runInSandbox(fn: FunctionInfo, request: InvocationRequest, option
     options.onLog?.(chunk);
   };
   // exec: stdout is the response. node: stdout is log, the response comes on descriptor 3 (one
-  // header line, then the body: the margin is for the header).
+  // header line, then the body: the margin is for the header). A response past its limit ends the
+  // run at once: nothing more of it would be kept, and reading it costs the worker.
   const response = new BoundedBuffer(fn.runtime === 'exec' ? maxResponse : maxResponse + 64 * 1024);
-  if (fn.runtime === 'exec') sandbox.stdout.on('data', (chunk: Buffer) => response.push(chunk));
-  else sandbox.stdout.on('data', onLog);
-  sandbox.stderr.on('data', onLog);
-  sandbox.result?.on('data', (chunk: Buffer) => response.push(chunk));
+  const onResponse = (chunk: Buffer): void => {
+    response.push(chunk);
+    if (response.overflowed) sandbox.kill('SIGKILL');
+  };
+  const logs = fn.runtime === 'exec' ? [sandbox.stderr] : [sandbox.stdout, sandbox.stderr];
+  if (fn.runtime === 'exec') sandbox.stdout.on('data', onResponse);
+  for (const stream of logs) stream.on('data', onLog);
+  sandbox.result?.on('data', onResponse);
+  const stopThrottle = throttle(logs, LOG_BYTES_PER_SECOND);
 
   sandbox.stdin.end(Buffer.from(request.bodyBase64, 'base64'));
 
@@ -123,6 +150,7 @@ async function runInSandbox(fn: FunctionInfo, request: InvocationRequest, option
     await Promise.all([drained(sandbox.stdout), drained(sandbox.stderr), drained(sandbox.result)]);
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
+    stopThrottle();
   }
   spans.sandboxEnded(outcome, sandbox.pid);
 
@@ -221,16 +249,14 @@ function runSpec(
 
 /**
  * The function's folder (and an exec function's handler) must be usable by the sandbox's uid, which
- * owns none of the host's files: readable and searchable by others, or by its group.
+ * owns none of the host's files and is in none of its groups: readable and searchable by others.
  */
-function assertReadableInSandbox(fn: FunctionInfo, host: SandboxHost): void {
+function assertReadableInSandbox(fn: FunctionInfo): void {
   const check = (path: string, bits: number, what: string): void => {
-    const stat = statSync(path);
-    const granted = stat.uid === host.uid ? (stat.mode >> 6) & 7 : stat.gid === host.gid ? (stat.mode >> 3) & 7 : stat.mode & 7;
-    if ((granted & bits) !== bits) {
+    if ((statSync(path).mode & bits) !== bits) {
       throw new PidboxError(
         'INVALID_FUNCTION_CONFIG',
-        `${path}: the sandbox's user (uid ${host.uid}) cannot ${what} it; make it so for others (chmod o+${bits & 1 ? 'rx' : 'r'})`,
+        `${path}: a sandbox's user cannot ${what} it (it owns none of the host's files); make it so for others (chmod o+${bits & 1 ? 'rx' : 'r'})`,
       );
     }
   };

@@ -174,6 +174,7 @@ async function runOnce(fn: FunctionInfo, data: InvocationJob, attempt: number, s
     result = await runFunction(fn, data.request, {
       host: deps.sandboxHost,
       defaultLimits: config.sandboxLimits,
+      limitCeilings: config.sandboxCeilings,
       attempt,
       tracing: deps.telemetry.tracing,
       invocationId: data.invocationId,

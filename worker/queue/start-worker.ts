@@ -41,7 +41,7 @@ export async function startWorker(config: WorkerConfig, telemetry?: Telemetry): 
   const { tracing, metrics, log } = telemetry ?? (await quietTelemetry('worker'));
   const name = `${hostname()}:${process.pid}`;
   // First: a machine that cannot run sandboxes stops the worker before it takes a job.
-  const sandboxHost = await openSandboxHost({ runDir: config.runDir, uid: config.sandboxUid, gid: config.sandboxGid });
+  const sandboxHost = await openSandboxHost({ runDir: config.runDir, uids: config.sandboxUids });
   const keys = redisKeys(config.queue.prefix);
   const redis = createRedisClient(config.queue.redisUrl, { name: 'pidbox-worker', log });
   const subscriber = createRedisClient(config.queue.redisUrl, { name: 'pidbox-worker-control', log });
@@ -54,7 +54,7 @@ export async function startWorker(config: WorkerConfig, telemetry?: Telemetry): 
     queues,
     config: config.queue,
     registry: new FunctionRegistry(config.functionsDir),
-    builder: createNodeBuilder({ cacheDir: config.cacheDir }),
+    builder: createNodeBuilder({ cacheDir: config.cacheDir, maxBundleBytes: config.maxBundleBytes }),
     sandboxHost,
     running,
     slots: new FunctionSlots(),

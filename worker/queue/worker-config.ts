@@ -1,10 +1,12 @@
 // `pidbox worker`'s settings: a pure function of the environment (README, "Configuration").
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
-import { readDecimal, readInteger, readString } from '../../contracts/config-values.js';
+import { invalidConfig, readDecimal, readInteger, readString } from '../../contracts/config-values.js';
 import { LIMIT_BOUNDS } from '../../contracts/functions/function-config.js';
-import { DEFAULT_RUN_DIR, DEFAULT_SANDBOX_UID } from '../sandbox/sandbox-host.js';
-import { DEFAULT_SANDBOX_LIMITS, type SandboxLimits } from '../sandbox/spawn-sandbox.js';
+import { DEFAULT_RUN_DIR, DEFAULT_SANDBOX_UIDS } from '../sandbox/sandbox-host.js';
+import type { UidRange } from '../sandbox/sandbox-uids.js';
+import { DEFAULT_SANDBOX_CEILINGS, DEFAULT_SANDBOX_LIMITS, type SandboxCeilings, type SandboxLimits } from '../sandbox/spawn-sandbox.js';
+import { DEFAULT_MAX_BUNDLE_BYTES } from '../runtimes/node-build.js';
 import { loadQueueConfig, type QueueConfig, type QueueDefaults } from '../../queue/queue-config.js';
 
 export interface WorkerConfig {
@@ -39,22 +41,50 @@ export interface WorkerConfig {
   metricsHost: string;
   /** Folder of the sandboxes' mounts, one tmpfs per worker (absolute). Env PIDBOX_RUN_DIR. Default: `/run/pidbox`. */
   runDir: string;
-  /** Host uid every sandbox runs as: an account nothing else on the host uses. Env PIDBOX_SANDBOX_UID. Default: 99999. */
-  sandboxUid: number;
-  /** Host gid every sandbox runs as. Env PIDBOX_SANDBOX_GID. Default: the uid. */
-  sandboxGid: number;
+  /**
+   * Host uids sandboxes run as, one of its own each (its gid the same number): from
+   * PIDBOX_SANDBOX_UID (1900000000), PIDBOX_SANDBOX_UIDS (65536) of them, a range nothing else on
+   * the host uses; the workers of a host share it.
+   */
+  sandboxUids: UidRange;
   /**
    * Limits of a function whose function.json does not set them. Env PIDBOX_SANDBOX_MEMORY_MB (256),
    * PIDBOX_SANDBOX_MAX_PROCESSES (128), PIDBOX_SANDBOX_CPUS (1), PIDBOX_SANDBOX_TMP_MB (64),
    * PIDBOX_SANDBOX_MAX_OPEN_FILES (1024).
    */
   sandboxLimits: SandboxLimits;
+  /**
+   * The most a function.json may ask for; more fails its invocations (INVALID_FUNCTION_CONFIG). Env
+   * PIDBOX_SANDBOX_CEILING_MEMORY_MB (2048), PIDBOX_SANDBOX_CEILING_MAX_PROCESSES (1024),
+   * PIDBOX_SANDBOX_CEILING_CPUS (the number of cores), PIDBOX_SANDBOX_CEILING_TMP_MB (1024).
+   */
+  sandboxCeilings: SandboxCeilings;
+  /** Largest bundle of a node function. Env PIDBOX_MAX_BUNDLE_BYTES. Default: 33554432 (32 MiB). */
+  maxBundleBytes: number;
 }
 
 /** `defaults`: what differs under `pidbox dev` (the networks callbacks may reach). */
 export function loadWorkerConfig(env: NodeJS.ProcessEnv, cwd = process.cwd(), defaults: QueueDefaults = {}): WorkerConfig {
+  const config = readWorkerConfig(env, cwd, defaults);
+  const names = { memoryMb: 'MEMORY_MB', maxProcesses: 'MAX_PROCESSES', cpus: 'CPUS', tmpMb: 'TMP_MB' } as const;
+  for (const [field, name] of Object.entries(names) as Array<[keyof SandboxCeilings, string]>) {
+    if (config.sandboxLimits[field] > config.sandboxCeilings[field]) {
+      throw invalidConfig(`PIDBOX_SANDBOX_${name}`, `${config.sandboxLimits[field]} is above PIDBOX_SANDBOX_CEILING_${name} (${config.sandboxCeilings[field]})`);
+    }
+  }
+  return config;
+}
+
+function readWorkerConfig(env: NodeJS.ProcessEnv, cwd: string, defaults: QueueDefaults): WorkerConfig {
   // Never 0: a sandbox is never root on the host.
-  const sandboxUid = readInteger(env, 'PIDBOX_SANDBOX_UID', DEFAULT_SANDBOX_UID, 1, 0xfffffffe);
+  const first = readInteger(env, 'PIDBOX_SANDBOX_UID', DEFAULT_SANDBOX_UIDS.first, 1, 0xfffffffe);
+  const sandboxUids: UidRange = { first, count: readInteger(env, 'PIDBOX_SANDBOX_UIDS', DEFAULT_SANDBOX_UIDS.count, 1, 0xfffffffe - first) };
+  const sandboxCeilings: SandboxCeilings = {
+    memoryMb: readInteger(env, 'PIDBOX_SANDBOX_CEILING_MEMORY_MB', DEFAULT_SANDBOX_CEILINGS.memoryMb, LIMIT_BOUNDS.memoryMb.min, LIMIT_BOUNDS.memoryMb.max),
+    maxProcesses: readInteger(env, 'PIDBOX_SANDBOX_CEILING_MAX_PROCESSES', DEFAULT_SANDBOX_CEILINGS.maxProcesses, LIMIT_BOUNDS.maxProcesses.min, LIMIT_BOUNDS.maxProcesses.max),
+    cpus: readDecimal(env, 'PIDBOX_SANDBOX_CEILING_CPUS', availableParallelism(), LIMIT_BOUNDS.cpus.min, LIMIT_BOUNDS.cpus.max),
+    tmpMb: readInteger(env, 'PIDBOX_SANDBOX_CEILING_TMP_MB', DEFAULT_SANDBOX_CEILINGS.tmpMb, LIMIT_BOUNDS.tmpMb.min, LIMIT_BOUNDS.tmpMb.max),
+  };
   return {
     queue: loadQueueConfig(env, defaults),
     functionsDir: resolve(cwd, readString(env, 'PIDBOX_FUNCTIONS_DIR', './functions')),
@@ -72,8 +102,9 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv, cwd = process.cwd(), de
     metricsPort: readInteger(env, 'PIDBOX_METRICS_PORT', 9464, 0, 65535),
     metricsHost: readString(env, 'PIDBOX_METRICS_HOST', '0.0.0.0'),
     runDir: resolve(cwd, readString(env, 'PIDBOX_RUN_DIR', DEFAULT_RUN_DIR)),
-    sandboxUid,
-    sandboxGid: readInteger(env, 'PIDBOX_SANDBOX_GID', sandboxUid, 1, 0xfffffffe),
+    sandboxUids,
+    sandboxCeilings,
+    maxBundleBytes: readInteger(env, 'PIDBOX_MAX_BUNDLE_BYTES', DEFAULT_MAX_BUNDLE_BYTES, 1024),
     sandboxLimits: {
       memoryMb: readInteger(env, 'PIDBOX_SANDBOX_MEMORY_MB', DEFAULT_SANDBOX_LIMITS.memoryMb, LIMIT_BOUNDS.memoryMb.min, LIMIT_BOUNDS.memoryMb.max),
       maxProcesses: readInteger(env, 'PIDBOX_SANDBOX_MAX_PROCESSES', DEFAULT_SANDBOX_LIMITS.maxProcesses, LIMIT_BOUNDS.maxProcesses.min, LIMIT_BOUNDS.maxProcesses.max),

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { bwrapArguments, type ContainmentPlan } from './bwrap-args.js';
-import { readHostRoot, sandboxEtc } from './root-fs.js';
+import { identityFiles, readHostRoot, sandboxEtc } from './root-fs.js';
 
 const plan: ContainmentPlan = {
   uid: 99999,
@@ -54,6 +54,8 @@ test('the root is built from an allow-list of read-only binds and is itself read
     ['/usr', '/usr'],
     ['/lib64', '/lib64'],
     ['/run/pidbox/w/etc', '/etc'],
+    ['/run/pidbox/w/slots/1/passwd', '/etc/passwd'],
+    ['/run/pidbox/w/slots/1/group', '/etc/group'],
     ['/etc/ssl/certs', '/etc/ssl/certs'],
     ['/run/pidbox/w/runtime', '/var/runtime'],
     ['/run/pidbox/w/slots/1/task', '/var/task'],
@@ -93,10 +95,10 @@ test('the host root is mirrored as it is: merged-/usr symlinks stay symlinks, re
     assert.deepEqual(host.topLevel, [{ name: 'bin', kind: 'symlink', target: 'usr/bin' }, { name: 'lib64', kind: 'dir' }]);
     assert.deepEqual(host.etcBinds, ['/etc/ssl/certs', '/etc/ld.so.cache']);
     assert.equal(host.localtime, '/usr/share/zoneinfo/Europe/Paris');
-    const etc = sandboxEtc(host, { uid: 4242, gid: 4343 });
-    const passwd = etc.find((e) => e.path === 'passwd');
-    assert.ok(passwd?.kind === 'file' && passwd.content.includes('pidbox:x:4242:4343:'));
-    assert.deepEqual(etc.filter((e) => e.kind === 'mountpoint').map((e) => e.path), ['ssl/certs', 'ld.so.cache']);
+    const etc = sandboxEtc(host);
+    assert.match(identityFiles({ uid: 4242, gid: 4343 }).passwd, /^pidbox:x:4242:4343:/m);
+    assert.match(identityFiles({ uid: 4242, gid: 4343 }).group, /^pidbox:x:4343:$/m);
+    assert.deepEqual(etc.filter((e) => e.kind === 'mountpoint').map((e) => e.path), ['passwd', 'group', 'ssl/certs', 'ld.so.cache']);
     assert.ok(etc.some((e) => e.path === 'resolv.conf' && e.kind === 'file' && e.content === 'nameserver 10.0.0.1\n'));
     assert.ok(!etc.some((e) => e.path === 'shadow'), 'no shadow file at all');
   } finally {

@@ -6,7 +6,7 @@
 import { SANDBOX_HOSTNAME, SANDBOX_PATH, SANDBOX_PATHS, type HostRoot } from './root-fs.js';
 
 export interface ContainmentPlan {
-  /** Host uid and gid the sandbox runs as; the same numbers inside. */
+  /** Host uid and gid the sandbox runs as (its own: sandbox-uids.ts); the same numbers inside. */
   uid: number;
   gid: number;
   /** `loopback`: a network namespace of its own with only `lo`; `host`: the worker's network (trusted functions only). */
@@ -17,7 +17,7 @@ export interface ContainmentPlan {
   etcDir: string;
   /** pidbox's sandbox runtime (host path, bound read-only at /var/runtime): init.cjs, node-host.cjs, koffi.node, bin/node. */
   runtimeDir: string;
-  /** This sandbox's slot (host path): `task/` becomes /var/task, `bundle/` /var/bundle. */
+  /** This sandbox's slot (host path): `task/` becomes /var/task, `bundle/` /var/bundle, `passwd` and `group` /etc's. */
   slotDir: string;
   /** Size of the private /tmp, bytes. */
   tmpBytes: number;
@@ -92,7 +92,7 @@ function rootFilesystem(plan: ContainmentPlan): string[] {
     if (entry.kind === 'symlink') args.push('--symlink', entry.target, `/${entry.name}`);
     else args.push('--ro-bind', `/${entry.name}`, `/${entry.name}`);
   }
-  args.push('--ro-bind', plan.etcDir, '/etc');
+  args.push('--ro-bind', plan.etcDir, '/etc', '--ro-bind', `${plan.slotDir}/passwd`, '/etc/passwd', '--ro-bind', `${plan.slotDir}/group`, '/etc/group');
   for (const path of plan.hostRoot.etcBinds) args.push('--ro-bind', path, path);
   args.push(
     '--ro-bind', plan.runtimeDir, SANDBOX_PATHS.runtime,

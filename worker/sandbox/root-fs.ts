@@ -71,17 +71,14 @@ export type EtcEntry =
   | { path: string; kind: 'mountpoint'; directory: boolean };
 
 /**
- * The sandbox's /etc: the function's user (the sandbox's host uid, the same number inside) and
- * little else. Written once per worker, bound read-only into every sandbox.
+ * The sandbox's /etc, written once per worker and bound read-only into every sandbox: the host's
+ * name resolution, time zone and certificates, and mount points for what differs between
+ * sandboxes (`passwd` and `group`, naming each sandbox's own uid: identityFiles).
  */
-export function sandboxEtc(host: HostRoot, ids: { uid: number; gid: number }): EtcEntry[] {
+export function sandboxEtc(host: HostRoot): EtcEntry[] {
   const entries: EtcEntry[] = [
-    {
-      path: 'passwd',
-      kind: 'file',
-      content: `root:x:0:0:root:/root:/usr/sbin/nologin\npidbox:x:${ids.uid}:${ids.gid}:pidbox function:/tmp:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n`,
-    },
-    { path: 'group', kind: 'file', content: `root:x:0:\npidbox:x:${ids.gid}:\nnogroup:x:65534:\n` },
+    { path: 'passwd', kind: 'mountpoint', directory: false },
+    { path: 'group', kind: 'mountpoint', directory: false },
     { path: 'hosts', kind: 'file', content: `127.0.0.1\tlocalhost ${SANDBOX_HOSTNAME}\n::1\tlocalhost ip6-localhost ip6-loopback\n` },
     { path: 'hostname', kind: 'file', content: `${SANDBOX_HOSTNAME}\n` },
     { path: 'nsswitch.conf', kind: 'file', content: 'passwd: files\ngroup: files\nhosts: files dns\n' },
@@ -93,6 +90,14 @@ export function sandboxEtc(host: HostRoot, ids: { uid: number; gid: number }): E
     entries.push({ path, kind: 'mountpoint', directory: path !== 'ld.so.cache' });
   }
   return entries;
+}
+
+/** /etc/passwd and /etc/group of one sandbox: its user (uid and gid as on the host) and little else. */
+export function identityFiles(ids: { uid: number; gid: number }): { passwd: string; group: string } {
+  return {
+    passwd: `root:x:0:0:root:/root:/usr/sbin/nologin\npidbox:x:${ids.uid}:${ids.gid}:pidbox function:/tmp:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n`,
+    group: `root:x:0:\npidbox:x:${ids.gid}:\nnogroup:x:65534:\n`,
+  };
 }
 
 function lstatOrNull(path: string): ReturnType<typeof lstatSync> | null {

@@ -15,15 +15,14 @@ import { openCgroupTree, type CgroupTree } from './cgroups.js';
 import { instanceName, isInstanceGone } from './instance-name.js';
 import { SANDBOX_PATHS, readHostRoot, sandboxEtc, type HostRoot } from './root-fs.js';
 import { compileSeccompFilter } from './seccomp-filter.js';
+import { openUidPool, type UidRange } from './sandbox-uids.js';
 import { createSlot, type Slot } from './slot.js';
 
 export interface SandboxHostOptions {
   /** Folder where workers keep their sandboxes' mounts, one tmpfs per worker. Default: `/run/pidbox`. */
   runDir?: string;
-  /** Host uid every sandbox runs as (the same number inside); an account nothing else uses. Default: 99999. */
-  uid?: number;
-  /** Host gid every sandbox runs as. Default: the uid. */
-  gid?: number;
+  /** Host uids sandboxes run as, one of its own each: a range nothing else on the host uses. Default: DEFAULT_SANDBOX_UIDS. */
+  uids?: UidRange;
   /** The bubblewrap program. Default: `bwrap`, looked up in PATH. */
   bwrap?: string;
   /** The Node.js binary sandboxes run. Default: the worker's own (process.execPath). */
@@ -44,12 +43,12 @@ export interface ContainmentOptions {
 export interface SandboxHost {
   /** `pidbox-<pid>-<start time>`: names this worker's folders and cgroups. */
   readonly name: string;
-  readonly uid: number;
-  readonly gid: number;
+  /** The host uids its sandboxes run as. */
+  readonly uids: UidRange;
   /** Absolute path of bubblewrap. */
   readonly bwrap: string;
   readonly cgroups: CgroupTree;
-  /** A new, empty slot for one sandbox. */
+  /** A new, empty slot for one sandbox, with a uid of its own. */
   createSlot(): Slot;
   /** The containment of a sandbox in `slot` (bwrapArguments turns it into bubblewrap's arguments). */
   containmentPlan(slot: Slot, options: ContainmentOptions): ContainmentPlan;
@@ -60,7 +59,8 @@ export interface SandboxHost {
 }
 
 export const DEFAULT_RUN_DIR = '/run/pidbox';
-export const DEFAULT_SANDBOX_UID = 99_999;
+/** 65536 uids from 1,900,000,000: above the ranges distributions and container tools hand out. */
+export const DEFAULT_SANDBOX_UIDS: UidRange = { first: 1_900_000_000, count: 65_536 };
 const RUNTIME_FILES = ['init.cjs', 'node-host.cjs', 'koffi.node'] as const;
 const DEFAULT_RUNTIME_DIR = fileURLToPath(new URL('../../runtime/', import.meta.url));
 /** The worker's tmpfs holds copies of bundles (one per live sandbox) and small files. */
@@ -68,8 +68,7 @@ const RUN_TMPFS_BYTES = 1024 * 1024 * 1024;
 
 export async function openSandboxHost(options: SandboxHostOptions = {}): Promise<SandboxHost> {
   const runDir = options.runDir ?? DEFAULT_RUN_DIR;
-  const uid = options.uid ?? DEFAULT_SANDBOX_UID;
-  const gid = options.gid ?? uid;
+  const uids = options.uids ?? DEFAULT_SANDBOX_UIDS;
   const bwrap = options.bwrap ?? findExecutable('bwrap');
   if (!bwrap) throw setupFailed('bubblewrap (bwrap) is not installed: install it (Debian/Ubuntu: apt-get install bubblewrap)');
   if (process.getuid?.() !== 0) throw setupFailed('sandboxes need root: the worker mounts their folders and creates their cgroups');
@@ -98,7 +97,7 @@ export async function openSandboxHost(options: SandboxHostOptions = {}): Promise
 
   let cgroups: CgroupTree;
   try {
-    writeEtc(join(dir, 'etc'), hostRoot, { uid, gid });
+    writeEtc(join(dir, 'etc'), hostRoot);
     copyRuntime(runtimeDir, join(dir, 'runtime'), nodeBinary);
     writeFileSync(join(dir, 'seccomp.bpf'), seccomp.bpf, { mode: 0o444 });
     mkdirSync(join(dir, 'slots'), { mode: 0o755 });
@@ -111,16 +110,26 @@ export async function openSandboxHost(options: SandboxHostOptions = {}): Promise
 
   let slots = 0;
   let closing: Promise<void> | null = null;
-  const plan = { uid, gid, hostRoot, etcDir: join(dir, 'etc'), runtimeDir: join(dir, 'runtime') };
+  const uidPool = openUidPool(join(runDir, 'uids'), uids);
+  const plan = { hostRoot, etcDir: join(dir, 'etc'), runtimeDir: join(dir, 'runtime') };
   return {
     name,
-    uid,
-    gid,
+    uids,
     bwrap,
     cgroups,
-    createSlot: () => createSlot(join(dir, 'slots'), stagingDir, String(++slots)),
+    createSlot() {
+      const identity = uidPool.acquire();
+      try {
+        return createSlot(join(dir, 'slots'), stagingDir, String(++slots), identity);
+      } catch (error) {
+        identity.release();
+        throw error;
+      }
+    },
     containmentPlan: (slot, args) => ({
       ...plan,
+      uid: slot.uid,
+      gid: slot.gid,
       network: args.network,
       tmpBytes: args.tmpBytes,
       slotDir: slot.dir,
@@ -187,9 +196,9 @@ function isMountPoint(path: string): boolean {
     .some((line) => line.split(' ')[4]?.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))) === path);
 }
 
-function writeEtc(etcDir: string, hostRoot: HostRoot, ids: { uid: number; gid: number }): void {
+function writeEtc(etcDir: string, hostRoot: HostRoot): void {
   mkdirSync(etcDir, { mode: 0o755 });
-  for (const entry of sandboxEtc(hostRoot, ids)) {
+  for (const entry of sandboxEtc(hostRoot)) {
     const path = join(etcDir, entry.path);
     mkdirSync(join(path, '..'), { recursive: true, mode: 0o755 });
     switch (entry.kind) {

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readlinkSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { PidboxError } from '../../contracts/pidbox-error.js';
@@ -29,13 +30,18 @@ export interface SandboxLimits {
 
 export const DEFAULT_SANDBOX_LIMITS: SandboxLimits = { memoryMb: 256, maxProcesses: 128, cpus: 1, tmpMb: 64, maxOpenFiles: 1024 };
 
+/** The most a function.json may ask for; more is refused (INVALID_FUNCTION_CONFIG). */
+export type SandboxCeilings = Pick<SandboxLimits, 'memoryMb' | 'maxProcesses' | 'cpus' | 'tmpMb'>;
+
+export const DEFAULT_SANDBOX_CEILINGS: SandboxCeilings = { memoryMb: 2048, maxProcesses: 1024, cpus: availableParallelism(), tmpMb: 1024 };
+
 export interface SandboxOptions {
   /** What to run; omit it to start a sandbox that waits, and call `run()` later. */
   run?: RunSpec;
   /** The function's folder, mounted read-only at /var/task now; or later with `mountTask`. */
   taskDir?: string;
-  /** A node function's bundle, at /var/bundle/index.mjs. */
-  bundle?: Uint8Array;
+  /** A node function's bundle, mounted at /var/bundle/index.mjs: a path, or /proc/self/fd/N of a checked descriptor. */
+  bundle?: string;
   /** `loopback` (default): a network namespace with only `lo`; `host`: the worker's network. */
   network?: 'loopback' | 'host';
   /** Limits; /tmp's size is fixed at the start, the rest applies from `run`. Default: DEFAULT_SANDBOX_LIMITS. */
@@ -132,7 +138,7 @@ export function spawnSandbox(host: SandboxHost, options: SandboxOptions = {}): S
   let child: ChildProcess;
   try {
     if (options.taskDir) slot.mountTask(options.taskDir);
-    if (options.bundle) slot.writeBundle(options.bundle);
+    if (options.bundle) slot.mountBundle(options.bundle);
     cgroup = host.cgroups.create(`sandbox-${slot.dir.slice(slot.dir.lastIndexOf('/') + 1)}`);
     const seccompFd = host.openSeccomp();
     try {
@@ -144,8 +150,8 @@ export function spawnSandbox(host: SandboxHost, options: SandboxOptions = {}): S
       })), {
         stdio: ['pipe', 'pipe', 'pipe', 'pipe', options.resultChannel ? 'pipe' : 'ignore', seccompFd, 'pipe'],
         env: {},
-        uid: host.uid,
-        gid: host.gid,
+        uid: slot.uid,
+        gid: slot.gid,
       });
     } finally {
       libc.close(seccompFd);
