@@ -59,7 +59,7 @@ async function bwrapSteps(host: SandboxHost): Promise<Array<{ step: string; stat
       const stats = await measure(label, async () => {
         const seccomp = host.openSeccomp();
         try {
-          await run(host.bwrap, args, { uid: host.uid, gid: host.gid, stdio: ['ignore', 'ignore', 'inherit', seccomp, 'ignore'] });
+          await run(host.bwrap, args, { uid: slot.uid, gid: slot.gid, stdio: ['ignore', 'ignore', 'inherit', seccomp, 'ignore'] });
         } finally {
           libc.close(seccomp);
         }
