@@ -35,6 +35,8 @@ export const LOCK_NB = 4;
 
 export const RLIMIT_CORE = 4;
 export const RLIMIT_NOFILE = 7;
+export const RLIMIT_NICE = 13;
+export const RLIMIT_RTPRIO = 14;
 
 export const POSIX_SPAWN_SETPGROUP = 0x02;
 export const POSIX_SPAWN_SETSIGDEF = 0x04;

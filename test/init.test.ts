@@ -363,6 +363,16 @@ describe('the standalone init: orphans and leftovers', { timeout: 60_000 }, () =
     await waitUntil(() => !isAlive(child) && !isAlive(grandchild), 'both generations have ended');
   });
 
+  test("exits with its child's status, saying what failed, when the child has left it no descriptor to look for orphans with", async () => {
+    // Outside a sandbox nothing stops a child of the same uid from lowering its init's limits.
+    const script = 'import ctypes, os, sys\n' +
+      'limit = (ctypes.c_uint64 * 2)(3, 3)\n' +
+      'sys.exit(5 if ctypes.CDLL(None).prlimit(os.getppid(), 7, limit, None) == 0 else 100)\n';
+    const init = startInit(['python3', '-c', script]);
+    assert.deepEqual(await init.exit, { code: 5, signal: null });
+    assert.match(init.stderr.text(), /^pidbox-init: ending what the child left failed: .*EMFILE/m);
+  });
+
   test('as PID 1 of a PID namespace, reaps the orphans its child leaves', async () => {
     const init = startInitAsPid1([sandboxFixture('spawns-orphans.sh'), '200']);
     await init.stdout.waitFor(/^adopted .*\n/m);

@@ -51,7 +51,8 @@ after(async () => {
 
 type InvokeOptions = Partial<RunOptions> & { registry?: FunctionRegistry };
 
-function invoke(name: string, body = '', options: InvokeOptions = {}): Promise<FunctionResult> {
+/** Async, so that a registry error (FUNCTION_NOT_FOUND, INVALID_FUNCTION_CONFIG) rejects like any runner's error. */
+async function invoke(name: string, body = '', options: InvokeOptions = {}): Promise<FunctionResult> {
   const fn = (options.registry ?? registry).get(name);
   const request: InvocationRequest = { method: 'POST', path: '/', headers: {}, bodyBase64: Buffer.from(body).toString('base64') };
   return runFunction(fn, request, { host, invocationId: `red-team-${name}`, builder, ...options });

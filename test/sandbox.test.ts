@@ -6,7 +6,7 @@
 // hanging the run.
 
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { once } from 'node:events';
@@ -163,6 +163,31 @@ describe('a sandbox', { timeout: 60_000 }, () => {
       { code: killed.code, signal: killed.signal, exitCode: killed.exitCode },
       { code: null, signal: 'SIGUSR2', exitCode: 140 },
     );
+  });
+
+  test("gives the function and its init no realtime priority and no nice value below 0, whatever the worker's limits", async () => {
+    // This process, the worker here, starts bubblewrap with its own limits. Root with
+    // CAP_SYS_RESOURCE raises them for the test; without it (a container that drops it) they stay
+    // as they are, 0 in most setups, and the test checks only that the sandbox gets no more.
+    const limitsOf = (pid: number): string => execFileSync('prlimit', ['--pid', String(pid), '--rtprio', '--nice', '--noheadings', '--raw', '--output=SOFT,HARD'], { encoding: 'utf8' });
+    const before = limitsOf(process.pid);
+    try {
+      execFileSync('prlimit', ['--pid', String(process.pid), '--rtprio=50:50', '--nice=30:30'], { stdio: 'ignore' });
+    } catch {
+      // EPERM: no CAP_SYS_RESOURCE.
+    }
+    try {
+      const script = 'for pid in self 1; do grep -E "^Max (realtime|nice) priority" /proc/$pid/limits; done';
+      const { sandbox, stdout } = await run({ argv: ['/bin/sh', '-c', script], env: ENV });
+      assert.equal((await sandbox.outcome).exitCode, 0);
+      const lines = stdout.text().trim().split('\n').map((line) => line.trim().split(/\s{2,}/).join(' | '));
+      assert.deepEqual(lines, [
+        'Max nice priority | 0 | 0', 'Max realtime priority | 0 | 0', 'Max nice priority | 0 | 0', 'Max realtime priority | 0 | 0',
+      ]);
+    } finally {
+      const [rtprio, nice] = before.trim().split('\n').map((line) => line.trim().split(/\s+/).join(':'));
+      execFileSync('prlimit', ['--pid', String(process.pid), `--rtprio=${rtprio}`, `--nice=${nice}`]);
+    }
   });
 
   test('reaps 200 orphaned zombies while the function still runs', async () => {

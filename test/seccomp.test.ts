@@ -66,7 +66,7 @@ async function runInSandbox(argv: string[], bpf: Buffer | null): Promise<Ran> {
 // The syscall numbers of this architecture, resolved by libseccomp, for the probes to use.
 const SYSCALLS = [
   'mount', 'unshare', 'setns', 'bpf', 'keyctl', 'perf_event_open', 'pidfd_getfd', 'ptrace', 'clone', 'clone3',
-  'io_uring_setup', 'socket', 'getpid',
+  'io_uring_setup', 'socket', 'getpid', 'prlimit64',
 ];
 
 const PYTHON_PRELUDE = `
@@ -129,6 +129,8 @@ const PROBES = {
   clone3: `syscall('clone3', None, 0)`,
   ioUringSetup: `syscall('io_uring_setup', 1, None)`,
   socketVsockHighBits: `syscall('socket', 0x100000028, 1, 0)`,
+  // bwrap's own PID 1, the same uid: the kernel alone lets the probe lower its RLIMIT_CORE.
+  prlimitInit: `syscall('prlimit64', 1, 4, (ctypes.c_uint64 * 2)(0, 0), None)`,
 } as const;
 
 describe('a sandbox under the seccomp filter', { timeout: 60_000 }, () => {
@@ -208,6 +210,21 @@ describe('a sandbox under the seccomp filter', { timeout: 60_000 }, () => {
   test('socket(AF_VSOCK) and socket(AF_ALG) fail with EPERM, also with high bits set in the family that the kernel ignores', async () => {
     assert.equal(await probe(`' '.join([syscall('socket', 40, 1, 0), syscall('socket', 38, 5, 0), ${PROBES.socketVsockHighBits}])`), 'EPERM EPERM EPERM');
     assert.equal(await probe(`syscall('socket', 2, 2, 0)`), 'OK', 'AF_INET stays allowed');
+  });
+
+  test('prlimit64 on PID 1 fails with EPERM, so a function cannot change its init\'s limits; its own limits still work', async () => {
+    assert.equal(await probe(PROBES.prlimitInit), 'EPERM');
+    const ran = await python(`
+import resource
+old = (ctypes.c_uint64 * 2)()
+own = syscall('prlimit64', 0, 7, None, old)
+by_pid = syscall('prlimit64', os.getpid(), 7, None, old)
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (min(soft, 64), hard))
+print(own, by_pid, resource.getrlimit(resource.RLIMIT_NOFILE)[0] == min(soft, 64))
+`);
+    assert.equal(ran.code, 0, ran.stderr);
+    assert.equal(ran.stdout.trim(), 'OK EPERM True', 'pid 0 and getrlimit/setrlimit work; its own pid by number is refused');
   });
 
   test('a syscall through the i386 ABI (int 0x80) kills the process with SIGSYS', { skip: !ON_X86_64 && 'x86_64 only' }, async () => {
@@ -299,7 +316,7 @@ print(stopped, inspected, continued, os.WEXITSTATUS(status))
     const underFilter: Record<keyof typeof PROBES, string> = {
       mount: 'EPERM', unshareUser: 'EPERM', setns: 'EPERM', bpf: 'EPERM', keyctl: 'EPERM', perfEventOpen: 'EPERM',
       pidfdGetfd: 'EPERM', attachToOwnChild: 'EPERM EPERM', cloneNewUser: 'EPERM', clone3: 'ENOSYS', ioUringSetup: 'ENOSYS',
-      socketVsockHighBits: 'EPERM',
+      socketVsockHighBits: 'EPERM', prlimitInit: 'EPERM',
     };
     // One process a probe: a user namespace made by one would change what the next may do.
     for (const [name, expression] of Object.entries(PROBES) as Array<[keyof typeof PROBES, string]>) {

@@ -1,7 +1,14 @@
-import { accessSync, constants, readFileSync, readdirSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { accessSync, closeSync, constants, fstatSync, lstatSync, openSync, readSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { join, relative, sep } from 'node:path';
 import { PidboxError } from '../pidbox-error.js';
 import { DEFAULT_FUNCTION_CONFIG, parseFunctionConfig, type FunctionConfig } from './function-config.js';
+import { jsonErrorPosition } from './json-error-position.js';
+
+// The registry runs as root in the gateway and the worker, over folders that whoever deploys a
+// function writes. So it follows no symlink out of a function's folder (the folder itself may not be
+// one, function.json may not be one, an entry may be one only within the folder), reads only regular
+// files, and never quotes what it read in an error: an error goes to the caller of an invocation and
+// to GET /functions, and a function.json linked to /etc/shadow must not tell its first line.
 
 export type FunctionRuntime = 'node' | 'exec';
 
@@ -17,6 +24,8 @@ export interface FunctionInfo {
 
 const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const NODE_ENTRIES = ['index.ts', 'index.mts', 'index.js', 'index.mjs'];
+/** Largest function.json read; a settings file is a few hundred bytes. */
+const MAX_CONFIG_BYTES = 1024 * 1024;
 
 export function isValidFunctionName(name: string): boolean {
   return NAME.test(name);
@@ -42,12 +51,24 @@ export class FunctionRegistry {
     this.root = root;
   }
 
-  /** The function, or a PidboxError: INVALID_FUNCTION_NAME, FUNCTION_NOT_FOUND, INVALID_FUNCTION_CONFIG. */
+  /**
+   * The function, or a PidboxError: INVALID_FUNCTION_NAME, FUNCTION_NOT_FOUND, INVALID_FUNCTION_CONFIG
+   * (also for a folder that is a symlink or lies outside the root, a function.json that is a symlink
+   * or not a regular file, and an entry that is a symlink out of the function's folder).
+   */
   get(name: string): FunctionInfo {
     assertFunctionName(name);
     const dir = join(this.root, name);
-    if (!isDirectory(dir)) throw new PidboxError('FUNCTION_NOT_FOUND', `no function named "${name}"`);
-    const found = findEntry(dir);
+    const kind = lstatOrNull(dir);
+    if (kind?.isSymbolicLink()) {
+      throw invalid(dir, `is a symbolic link; a function's folder must be a folder of its own in the functions folder ${this.root}`);
+    }
+    const realDir = kind?.isDirectory() ? realPathOrNull(dir) : null;
+    const realRoot = realPathOrNull(this.root);
+    if (!realDir || !realRoot) throw new PidboxError('FUNCTION_NOT_FOUND', `no function named "${name}"`);
+    // Never so for a folder that is not a symlink, but for a root that changes under us.
+    if (!isInside(realDir, realRoot)) throw invalid(dir, `lies outside the functions folder ${this.root}`);
+    const found = findEntry(dir, realDir);
     if (!found) {
       throw new PidboxError('FUNCTION_NOT_FOUND', `function "${name}" has neither an index.ts/index.js nor an executable handler`);
     }
@@ -78,38 +99,117 @@ export class FunctionRegistry {
 
   private readConfig(dir: string): FunctionConfig {
     const file = join(dir, 'function.json');
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch {
-      return { ...DEFAULT_FUNCTION_CONFIG, env: {} };
-    }
-    const shown = relative(process.cwd(), file) || file;
+    const text = readConfigText(file);
+    if (text === null) return { ...DEFAULT_FUNCTION_CONFIG, env: {} };
     let raw: unknown;
     try {
       raw = JSON.parse(text);
-    } catch (error) {
-      throw new PidboxError('INVALID_FUNCTION_CONFIG', `${shown}: not valid JSON (${(error as Error).message})`);
+    } catch {
+      // V8's message quotes the text: say where it breaks, and nothing of what is there.
+      const where = jsonErrorPosition(text);
+      throw invalid(file, `not valid JSON${where ? ` at line ${where.line}, column ${where.column}` : ''}`);
     }
-    return parseFunctionConfig(raw, shown);
+    return parseFunctionConfig(raw, shown(file));
   }
 }
 
-function findEntry(dir: string): { runtime: FunctionRuntime; entry: string } | null {
+/**
+ * function.json's text, or null when the function has none. Opened without following a symlink
+ * (O_NOFOLLOW: ELOOP) and without waiting for the writer of a FIFO (O_NONBLOCK; libuv adds
+ * O_CLOEXEC), then checked through the descriptor to be a regular file, so that nothing can be
+ * swapped in between the check and the read; read up to MAX_CONFIG_BYTES, even if it grows.
+ */
+function readConfigText(file: string): string | null {
+  let fd: number;
+  try {
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return null;
+    if (code === 'ELOOP') throw invalid(file, 'is a symbolic link; it must be a file of the function\'s own');
+    throw invalid(file, `cannot be read (${code ?? 'unknown error'})`);
+  }
+  try {
+    if (!fstatSync(fd).isFile()) throw invalid(file, 'is not a regular file');
+    const buffer = Buffer.alloc(MAX_CONFIG_BYTES + 1);
+    let length = 0;
+    try {
+      while (length < buffer.length) {
+        const n = readSync(fd, buffer, length, buffer.length - length, null);
+        if (n === 0) break;
+        length += n;
+      }
+    } catch (error) {
+      throw invalid(file, `cannot be read (${(error as NodeJS.ErrnoException).code ?? 'unknown error'})`);
+    }
+    if (length > MAX_CONFIG_BYTES) throw invalid(file, `is larger than ${MAX_CONFIG_BYTES} bytes`);
+    return buffer.toString('utf8', 0, length);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function findEntry(dir: string, realDir: string): { runtime: FunctionRuntime; entry: string } | null {
   for (const name of NODE_ENTRIES) {
     const entry = join(dir, name);
-    if (isFile(entry)) return { runtime: 'node', entry };
+    if (isEntryFile(entry, realDir)) return { runtime: 'node', entry };
   }
   const handler = join(dir, 'handler');
-  if (isFile(handler)) {
+  if (isEntryFile(handler, realDir)) {
     try {
       accessSync(handler, constants.X_OK);
     } catch {
-      throw new PidboxError('INVALID_FUNCTION_CONFIG', `${relative(process.cwd(), handler)}: the handler is not executable (chmod +x it)`);
+      throw invalid(handler, 'the handler is not executable (chmod +x it)');
     }
     return { runtime: 'exec', entry: handler };
   }
   return null;
+}
+
+/**
+ * Whether `path` is a regular file to run: itself, or through a symlink whose real path stays
+ * inside the function's folder (`realDir`). A symlink that leads out of it is refused rather than
+ * skipped, so that the function does not quietly run another entry. A dangling one is absent.
+ */
+function isEntryFile(path: string, realDir: string): boolean {
+  const stats = lstatOrNull(path);
+  if (!stats) return false;
+  if (!stats.isSymbolicLink()) return stats.isFile();
+  const real = realPathOrNull(path);
+  if (!real) return false;
+  if (!isInside(real, realDir)) throw invalid(path, 'is a symbolic link to a file outside the function\'s folder');
+  return isFile(real);
+}
+
+/** Whether `path` lies strictly inside `dir` (both real paths). */
+function isInside(path: string, dir: string): boolean {
+  return path.startsWith(dir.endsWith(sep) ? dir : dir + sep);
+}
+
+function realPathOrNull(path: string): string | null {
+  try {
+    return realpathSync(path);
+  } catch {
+    return null;
+  }
+}
+
+function lstatOrNull(path: string): ReturnType<typeof lstatSync> | null {
+  try {
+    return lstatSync(path);
+  } catch {
+    return null;
+  }
+}
+
+/** A path as errors show it: relative to the working directory when that is shorter to read. */
+function shown(path: string): string {
+  return relative(process.cwd(), path) || path;
+}
+
+/** INVALID_FUNCTION_CONFIG naming the file; `message` says what is wrong, never what the file holds. */
+function invalid(path: string, message: string): PidboxError {
+  return new PidboxError('INVALID_FUNCTION_CONFIG', `${shown(path)}: ${message}`);
 }
 
 function isDirectory(path: string): boolean {

@@ -17,7 +17,9 @@
 //               socket closes.
 
 import { readFileSync, readSync, readdirSync, writeSync } from 'node:fs';
-import { PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, PR_SET_PDEATHSIG, RLIMIT_CORE, RLIMIT_NOFILE } from '../../native/constants.js';
+import {
+  PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, PR_SET_PDEATHSIG, RLIMIT_CORE, RLIMIT_NICE, RLIMIT_NOFILE, RLIMIT_RTPRIO,
+} from '../../native/constants.js';
 import { ENOENT, ESRCH, errnoText } from '../../native/errno.js';
 import * as libc from '../../native/libc.js';
 import { watchReadable, type FdWatch } from '../../native/poll.js';
@@ -27,6 +29,8 @@ import { lineDecoder, parseWorkerMessage, type InitToWorker, type RunSpec } from
 import { FORWARDED_SIGNALS, SURVIVED_SIGNALS, exitCodeOf, signalName, signalNumber } from './signals.js';
 
 const SIGKILL = 9;
+/** sysexits.h EX_SOFTWARE: the init itself failed, as opposed to the child's own status. */
+const EX_SOFTWARE = 70;
 const SAVED_ENV_PREFIX = Buffer.from('PIDBOX_INIT_SAVED_');
 const USAGE = 'usage: pidbox-init [--] COMMAND [ARGS...]\n';
 
@@ -51,6 +55,19 @@ const state = {
 function fail(message: string, code: number): never {
   writeSync(2, `pidbox-init: ${message}\n`);
   process.exit(code);
+}
+
+/** A line on stderr about a failure the init survives; a stderr that fails too is let be. */
+function warn(message: string): void {
+  try {
+    writeSync(2, `pidbox-init: ${message}\n`);
+  } catch {
+    // Nobody reads it any more.
+  }
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 // ---- arguments -------------------------------------------------------------------------------
@@ -107,7 +124,7 @@ function rawEnvironment(): Buffer[] {
 function becomeInit(args: InitArgs): void {
   state.isPid1 = process.pid === 1;
   if (args.sandbox) {
-    if (!state.isPid1) fail('--sandbox needs a fresh PID namespace (the init must be PID 1)', 70);
+    if (!state.isPid1) fail('--sandbox needs a fresh PID namespace (the init must be PID 1)', EX_SOFTWARE);
     // The function runs as the same uid: undumpable, the init cannot be ptraced, and its memory
     // (/proc/1/mem), descriptors (pidfd_getfd, /proc/1/fd) and environment are out of the
     // function's reach (ptrace(2), "Ptrace access mode checking"). exec resets it for the function.
@@ -117,6 +134,14 @@ function becomeInit(args: InitArgs): void {
     libc.prctl(PR_SET_PDEATHSIG, SIGKILL);
     // No core dumps in a sandbox: a crash must not write the function's memory anywhere.
     libc.setrlimit(RLIMIT_CORE, { soft: 0n, hard: 0n });
+    // No realtime scheduling and no nice value below 0, for the init and, inherited, the function.
+    // The kernel lets an unprivileged caller raise a priority only as far as the target's own
+    // RLIMIT_RTPRIO and RLIMIT_NICE allow (sched_setscheduler(2), setpriority(2)), and the function,
+    // being the init's uid, may set the init's priority too. A realtime task escapes the cgroup's
+    // CFS quota: one spinning would hold a host CPU. Soft and hard: lowering a hard limit needs no
+    // privilege, raising it again needs CAP_SYS_RESOURCE in the host's user namespace.
+    libc.setrlimit(RLIMIT_RTPRIO, { soft: 0n, hard: 0n });
+    libc.setrlimit(RLIMIT_NICE, { soft: 0n, hard: 0n });
   } else if (!state.isPid1) {
     // Not PID 1: orphans would go to the real init. As a subreaper they come to us instead.
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -130,15 +155,20 @@ function installSignalHandlers(): void {
   // a handler would kill the init. A SIGUSR1 listener also keeps Node from opening its inspector.
   for (const name of FORWARDED_SIGNALS) process.on(name, () => forwardSignal(name));
   for (const name of SURVIVED_SIGNALS) process.on(name, () => {});
-  process.on('SIGCHLD', reapChildren);
+  process.on('SIGCHLD', onChildSignal);
 }
 
+/**
+ * Passes a signal on to the child's process group. ESRCH is expected: the group is gone, and its
+ * exit is on its way as a SIGCHLD. Any other failure loses that one signal, not the init: an
+ * exception thrown from a signal listener would end it with nobody to report the child's exit.
+ */
 function forwardSignal(name: NodeJS.Signals): void {
   if (state.child === 0) return;
   try {
     libc.kill(-state.child, signalNumber(name));
   } catch (error) {
-    if (!(error instanceof SyscallError && error.code === 'ESRCH')) throw error;
+    if (!(error instanceof SyscallError && error.code === 'ESRCH')) warn(`forwarding ${name} failed: ${describeError(error)}`);
   }
 }
 
@@ -193,7 +223,7 @@ function restoreNofile(soft: bigint | null): void {
  * waitpid(-1) steals nothing from it.
  */
 function reapChildren(): void {
-  if (state.control) state.peakProcesses = Math.max(state.peakProcesses, countProcesses());
+  sampleProcesses();
   for (;;) {
     const exit = libc.reapOne(-1);
     if (exit === 'running' || exit === 'none') return;
@@ -218,14 +248,33 @@ function reapChildren(): void {
 }
 
 /**
- * Processes in our namespace, from the /proc we mounted for it (sandbox mode only). Sampled when a
- * child of the init's own exits, so peakProcesses is the most seen at those moments; an exact peak
- * needs the pids cgroup's accounting.
+ * The SIGCHLD listener. Reaping must not throw out of it: Node would end the init, and the child's
+ * exit would go unreported. A failure to reap leaves the init unable to learn how the child ends,
+ * so it ends the namespace instead (giveUp).
  */
-function countProcesses(): number {
-  let n = 0;
-  for (const name of readdirSync('/proc')) if (name.charCodeAt(0) <= 57) n++;
-  return n;
+function onChildSignal(): void {
+  try {
+    reapChildren();
+  } catch (error) {
+    giveUp(`reaping failed: ${describeError(error)}`);
+  }
+}
+
+/**
+ * Counts the processes in our namespace, from the /proc we mounted for it (sandbox mode only).
+ * Sampled when a child of the init's own exits, so peakProcesses is the most seen at those moments;
+ * an exact peak needs the pids cgroup's accounting. A sample that fails (EMFILE, ENOMEM) is lost:
+ * the exit that woke us still has to be reaped and reported.
+ */
+function sampleProcesses(): void {
+  if (!state.control) return;
+  try {
+    let n = 0;
+    for (const name of readdirSync('/proc')) if (name.charCodeAt(0) <= 57) n++;
+    state.peakProcesses = Math.max(state.peakProcesses, n);
+  } catch (error) {
+    warn(`counting processes failed: ${describeError(error)}`);
+  }
 }
 
 // ---- ending ----------------------------------------------------------------------------------
@@ -234,10 +283,27 @@ function countProcesses(): number {
 function finish(code: number): void {
   if (state.finishing) return;
   state.finishing = true;
-  killLeftovers();
+  try {
+    killLeftovers();
+  } catch (error) {
+    // Still exit with the child's status. As PID 1 the kernel kills what is left when we exit; as
+    // a subreaper, what could not be killed outlives us, and this line says so.
+    warn(`ending what the child left failed: ${describeError(error)}`);
+  }
   // Everything the init says is written synchronously, so nothing is left to flush: _exit skips
   // Node's teardown, a millisecond or two at the end of every sandbox.
   libc.exitNow(code);
+}
+
+/**
+ * The init cannot carry on: it can no longer learn how the child ends. It says why, ends every
+ * process of the namespace and exits EX_SOFTWARE. An exit it has reported already stays reported
+ * (reaping sends it before anything else can fail); one it does not know, it does not make up:
+ * the worker then reports that the init failed.
+ */
+function giveUp(message: string): void {
+  warn(`${message}; ending the child and everything it left`);
+  finish(EX_SOFTWARE);
 }
 
 function killLeftovers(): void {
@@ -314,7 +380,7 @@ function openControl(onRun: (spec: RunSpec) => void): FdWatch {
       try {
         decode(buffer.subarray(0, n));
       } catch (error) {
-        fail(`bad message from the worker: ${(error as Error).message}`, 70);
+        fail(`bad message from the worker: ${describeError(error)}`, EX_SOFTWARE);
       }
       return;
     }
@@ -350,7 +416,7 @@ function main(): void {
   try {
     becomeInit(args);
   } catch (error) {
-    fail(error instanceof Error ? error.message : String(error), 70);
+    fail(describeError(error), EX_SOFTWARE);
   }
   installSignalHandlers();
 

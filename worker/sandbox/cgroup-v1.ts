@@ -15,16 +15,38 @@ import type {
 
 type Dirs = Record<V1Controller, string>;
 
+/** Which optional memory control files this kernel offers a v1 cgroup. */
+export interface V1MemoryFiles {
+  /** memory.memsw.limit_in_bytes exists: swap is accounted (CONFIG_MEMCG_SWAP, not swapaccount=0). */
+  swapAccounting: boolean;
+  /** memory.kmem.tcp.limit_in_bytes exists (every v1 kernel to date; deprecated since 6.10, see below). */
+  tcpAccounting: boolean;
+}
+
 /**
  * The writes that set the memory limit to `nextBytes`. With swap accounting, memory.memsw (memory
  * plus swap) is set to the same value so nothing goes to swap, and the kernel refuses any moment
  * where memsw < memory (EINVAL): raising writes memsw first, lowering writes memory first.
+ *
+ * Then memory.kmem.tcp.limit_in_bytes, to the same value. On v1 the memory of TCP socket buffers is
+ * charged to a cgroup only once that file has been written (it switches on the cgroup's tcpmem
+ * accounting, mm/memcontrol-v1.c memcg_update_tcp_max), and then to a counter of its own, not to
+ * memory.limit_in_bytes: a function may hold up to this much in socket buffers besides its memory,
+ * instead of anything up to the host-wide net.ipv4.tcp_mem, past which every TCP connection of the
+ * host (the worker's Redis included) is starved. Being a counter of its own, it has no order to keep
+ * with memory or memsw; the kernel refuses only a limit below what the sockets already hold (EBUSY),
+ * which a new cgroup never does. A socket is charged to the cgroup its creator was in when
+ * it was made, and only if the accounting was on by then: so this is written before the function
+ * runs (the init opens no TCP socket). v2 needs none of it: memory.max charges socket memory with
+ * the rest (cgroup-v2.rst, "sock"). Since 6.10 the write logs "kmem.tcp.limit_in_bytes is
+ * deprecated" once per boot; it still works, and it is the only way v1 bounds socket buffers.
  */
-export function memoryLimitWritesV1(currentBytes: number, nextBytes: number, swapAccounting: boolean): Array<[file: string, value: string]> {
+export function memoryLimitWritesV1(currentBytes: number, nextBytes: number, files: V1MemoryFiles): Array<[file: string, value: string]> {
   const memory: [string, string] = ['memory.limit_in_bytes', String(nextBytes)];
-  if (!swapAccounting) return [memory];
   const memsw: [string, string] = ['memory.memsw.limit_in_bytes', String(nextBytes)];
-  return nextBytes > currentBytes ? [memsw, memory] : [memory, memsw];
+  const writes: Array<[string, string]> = !files.swapAccounting ? [memory] : nextBytes > currentBytes ? [memsw, memory] : [memory, memsw];
+  if (files.tcpAccounting) writes.push(['memory.kmem.tcp.limit_in_bytes', String(nextBytes)]);
+  return writes;
 }
 
 export function openV1Tree(layout: V1Layout, context: TreeContext): CgroupTree {
@@ -110,8 +132,11 @@ class V1Sandbox implements SandboxCgroup {
     checkLimits(limits);
     const memory = this.dirs.memory;
     const current = readNumber(join(memory, 'memory.limit_in_bytes'));
-    const swapAccounting = existsSync(join(memory, 'memory.memsw.limit_in_bytes'));
-    for (const [file, value] of memoryLimitWritesV1(current, limits.memoryBytes, swapAccounting)) writeControl(join(memory, file), value);
+    const files: V1MemoryFiles = {
+      swapAccounting: existsSync(join(memory, 'memory.memsw.limit_in_bytes')),
+      tcpAccounting: existsSync(join(memory, 'memory.kmem.tcp.limit_in_bytes')),
+    };
+    for (const [file, value] of memoryLimitWritesV1(current, limits.memoryBytes, files)) writeControl(join(memory, file), value);
     writeControl(join(this.dirs.pids, 'pids.max'), String(limits.maxTasks));
     writeControl(join(this.dirs.cpu, 'cpu.cfs_period_us'), String(CPU_PERIOD_US));
     writeControl(join(this.dirs.cpu, 'cpu.cfs_quota_us'), String(cpuQuotaUs(limits.cpus)));

@@ -262,7 +262,7 @@ test('on v2 close leaves the worker in its leaf when another program has made a 
 
 // --- limits and usage --------------------------------------------------------------------------
 
-test('v1 limits go to memory.limit_in_bytes and memory.memsw.limit_in_bytes alike, pids.max and the CFS quota', async (t) => {
+test('v1 limits go to memory.limit_in_bytes, memory.memsw.limit_in_bytes and memory.kmem.tcp.limit_in_bytes alike, pids.max and the CFS quota', async (t) => {
   const root = hybridRoot(t);
   const tree = open(root);
   t.after(() => tree.close());
@@ -270,9 +270,11 @@ test('v1 limits go to memory.limit_in_bytes and memory.memsw.limit_in_bytes alik
   const sandbox = tree.create('call-1');
   writeFileSync(join(memory!, 'memory.limit_in_bytes'), MAX);
   writeFileSync(join(memory!, 'memory.memsw.limit_in_bytes'), MAX);
+  writeFileSync(join(memory!, 'memory.kmem.tcp.limit_in_bytes'), MAX);
   sandbox.setLimits({ memoryBytes: 64 << 20, maxTasks: 32, cpus: 1.5 });
   assert.equal(readFileSync(join(memory!, 'memory.limit_in_bytes'), 'latin1'), String(64 << 20));
   assert.equal(readFileSync(join(memory!, 'memory.memsw.limit_in_bytes'), 'latin1'), String(64 << 20));
+  assert.equal(readFileSync(join(memory!, 'memory.kmem.tcp.limit_in_bytes'), 'latin1'), String(64 << 20));
   assert.equal(readFileSync(join(pids!, 'pids.max'), 'latin1'), '32');
   assert.equal(readFileSync(join(cpu!, 'cpu.cfs_period_us'), 'latin1'), '100000');
   assert.equal(readFileSync(join(cpu!, 'cpu.cfs_quota_us'), 'latin1'), '150000');
@@ -281,14 +283,29 @@ test('v1 limits go to memory.limit_in_bytes and memory.memsw.limit_in_bytes alik
   writeFileSync(join(tree.paths[0]!, 'call-2', 'memory.limit_in_bytes'), MAX);
   noSwap.setLimits({ memoryBytes: 4096, maxTasks: 1, cpus: 0.01 });
   assert.equal(existsSync(join(tree.paths[0]!, 'call-2', 'memory.memsw.limit_in_bytes')), false, 'no memsw without swap accounting');
+  assert.equal(existsSync(join(tree.paths[0]!, 'call-2', 'memory.kmem.tcp.limit_in_bytes')), false, 'no TCP limit where the kernel has no such file');
   assert.equal(readFileSync(join(tree.paths[2]!, 'call-2', 'cpu.cfs_quota_us'), 'latin1'), '1000');
 });
 
 test('on v1 memsw is written first when the limit rises and last when it falls, so it never drops below memory', () => {
-  assert.deepEqual(memoryLimitWritesV1(Number(MAX), 64, true), [['memory.limit_in_bytes', '64'], ['memory.memsw.limit_in_bytes', '64']]);
-  assert.deepEqual(memoryLimitWritesV1(64, 128, true), [['memory.memsw.limit_in_bytes', '128'], ['memory.limit_in_bytes', '128']]);
-  assert.deepEqual(memoryLimitWritesV1(64, 64, true), [['memory.limit_in_bytes', '64'], ['memory.memsw.limit_in_bytes', '64']]);
-  assert.deepEqual(memoryLimitWritesV1(64, 128, false), [['memory.limit_in_bytes', '128']]);
+  const swap = { swapAccounting: true, tcpAccounting: false };
+  assert.deepEqual(memoryLimitWritesV1(Number(MAX), 64, swap), [['memory.limit_in_bytes', '64'], ['memory.memsw.limit_in_bytes', '64']]);
+  assert.deepEqual(memoryLimitWritesV1(64, 128, swap), [['memory.memsw.limit_in_bytes', '128'], ['memory.limit_in_bytes', '128']]);
+  assert.deepEqual(memoryLimitWritesV1(64, 64, swap), [['memory.limit_in_bytes', '64'], ['memory.memsw.limit_in_bytes', '64']]);
+  assert.deepEqual(memoryLimitWritesV1(64, 128, { swapAccounting: false, tcpAccounting: false }), [['memory.limit_in_bytes', '128']]);
+});
+
+test('on v1 the TCP socket buffer limit is written too, equal to the memory limit, after memory and memsw', () => {
+  const all = { swapAccounting: true, tcpAccounting: true };
+  assert.deepEqual(memoryLimitWritesV1(Number(MAX), 64, all), [
+    ['memory.limit_in_bytes', '64'], ['memory.memsw.limit_in_bytes', '64'], ['memory.kmem.tcp.limit_in_bytes', '64'],
+  ]);
+  assert.deepEqual(memoryLimitWritesV1(64, 128, all), [
+    ['memory.memsw.limit_in_bytes', '128'], ['memory.limit_in_bytes', '128'], ['memory.kmem.tcp.limit_in_bytes', '128'],
+  ]);
+  assert.deepEqual(memoryLimitWritesV1(Number(MAX), 64, { swapAccounting: false, tcpAccounting: true }), [
+    ['memory.limit_in_bytes', '64'], ['memory.kmem.tcp.limit_in_bytes', '64'],
+  ]);
 });
 
 test('v2 limits go to memory.max, memory.swap.max 0 when swap is accounted, pids.max and cpu.max', async (t) => {

@@ -162,6 +162,17 @@ describe('the sandbox seccomp filter', () => {
     for (const family of [38n, 40n, 46n, 0x1_0000_0028n, 0x1_0000_0002n, -1n]) assert.equal(actionOf(filter, 'socket', family), RET_EPERM, `${family}`);
   });
 
+  test('prlimit64 is allowed on the caller itself (pid 0) only, so a function cannot change its init\'s limits', () => {
+    assert.equal(actionOf(filter, 'prlimit64', 0n, 7n), RET_ALLOW, 'glibc\'s getrlimit and setrlimit');
+    for (const pid of [1n, 2n, 4242n, 0x1_0000_0000n, -1n]) assert.equal(actionOf(filter, 'prlimit64', pid, 7n), RET_EPERM, `pid ${pid}`);
+  });
+
+  test('setpriority, sched_setaffinity, sched_setscheduler, sched_setattr and ioprio_set stay allowed on any pid, thread ids included', () => {
+    for (const name of ['setpriority', 'sched_setaffinity', 'sched_setscheduler', 'sched_setattr', 'ioprio_set']) {
+      for (const args of [[0n, 0n], [1n, 1n], [2n, 1n]]) assert.equal(actionOf(filter, name, ...args), RET_ALLOW, `${name}(${args.join(', ')})`);
+    }
+  });
+
   test('personality allows Docker\'s values only, so ADDR_NO_RANDOMIZE cannot turn ASLR off', () => {
     for (const persona of [0n, 8n, 0x20000n, 0x20008n, 0xffffffffn]) assert.equal(actionOf(filter, 'personality', persona), RET_ALLOW);
     assert.equal(actionOf(filter, 'personality', 0x0040000n), RET_EPERM);

@@ -95,7 +95,18 @@ function whenArg0(op: 'eq' | 'lt', value: bigint): SeccompArgCondition[] {
 /**
  * Docker's allow-list for a process without capabilities, without its 32-bit names and without the
  * syscalls the rules below deny (adjtimex, clock_adjtime, name_to_handle_at) or restrict (clone,
- * io_uring_*, ptrace, process_vm_*, socket, personality).
+ * io_uring_*, ptrace, process_vm_*, socket, personality, prlimit64).
+ *
+ * Kept as Docker has them, on any pid: setpriority, sched_setaffinity, sched_setscheduler,
+ * sched_setparam, sched_setattr and ioprio_set. The function runs as the init's uid, so it may make
+ * the init nicer, pin it to one CPU or give it the idle I/O class: the init then only gets slower,
+ * inside the sandbox's own cgroup (its CPU quota is the sandbox's), and the worker's timeout and
+ * kill come from outside the sandbox. What would reach beyond it — a realtime policy, which the CFS
+ * quota does not hold, or a negative nice — the kernel allows an unprivileged caller only up to the
+ * target's RLIMIT_RTPRIO and RLIMIT_NICE, which the init sets to 0 for itself and the function
+ * (worker/init/init.ts). The PRIO_USER and IOPRIO_WHO_USER forms reach only the processes of the
+ * caller's PID namespace. Restricting them to pid 0 would break pthread_setaffinity_np and per-thread
+ * nice, which pass a thread id.
  */
 const ALLOWED_SYSCALLS = [
   'accept', 'accept4', 'access', 'alarm', 'bind', 'brk', 'capget', 'capset', 'chdir', 'chmod', 'chown',
@@ -117,7 +128,7 @@ const ALLOWED_SYSCALLS = [
   'mq_getsetattr', 'mq_notify', 'mq_open', 'mq_timedreceive', 'mq_timedsend', 'mq_unlink', 'mremap', 'msgctl',
   'msgget', 'msgrcv', 'msgsnd', 'msync', 'munlock', 'munlockall', 'munmap', 'nanosleep', 'newfstatat', 'open',
   'openat', 'openat2', 'pause', 'pidfd_open', 'pidfd_send_signal', 'pipe', 'pipe2', 'pkey_alloc', 'pkey_free',
-  'pkey_mprotect', 'poll', 'ppoll', 'prctl', 'pread64', 'preadv', 'preadv2', 'prlimit64', 'process_mrelease',
+  'pkey_mprotect', 'poll', 'ppoll', 'prctl', 'pread64', 'preadv', 'preadv2', 'process_mrelease',
   'pselect6', 'pwrite64', 'pwritev', 'pwritev2', 'read', 'readahead', 'readlink', 'readlinkat', 'readv',
   'recvfrom', 'recvmmsg', 'recvmsg', 'remap_file_pages', 'removexattr', 'rename', 'renameat', 'renameat2',
   'restart_syscall', 'rmdir', 'rseq', 'rt_sigaction', 'rt_sigpending', 'rt_sigprocmask', 'rt_sigqueueinfo',
@@ -209,6 +220,14 @@ export const SANDBOX_SECCOMP_POLICY: SeccompPolicy = {
     ...Object.entries(SOCKET_FAMILIES_BETWEEN_AND_AFTER).map(([family, value]): SeccompRule => ({
       names: ['socket'], action: ALLOW, args: whenArg0('eq', BigInt(value)), why: family,
     })),
+
+    // The function's own resource limits only: glibc's getrlimit and setrlimit are prlimit64(0, …),
+    // "this process". With another pid it could lower the init's (same uid, and prlimit(2) asks
+    // nothing more): RLIMIT_NOFILE 3 and the init can no longer read /proc, RLIMIT_CPU 1 and the
+    // kernel kills it. Its own pid by number is refused too (`prlimit --pid $$`), and so is a pid
+    // with high bits set that the kernel, reading an int, would take for 0: see the top (tighter
+    // than Docker, which allows any pid).
+    { names: ['prlimit64'], action: ALLOW, args: whenArg0('eq', 0n), why: 'its own resource limits, never another process\'s (the init\'s)' },
 
     // Docker's personalities: not ADDR_NO_RANDOMIZE (setarch -R), which would undo ASLR.
     ...PERSONALITY_ALLOWED.map((persona): SeccompRule => ({
