@@ -131,7 +131,8 @@ test('SIGINT stops pidbox dev, a sandbox still running past the grace period, an
   await waitFor('pidbox dev to be ready', () => dev.output().includes('Ctrl-C stops everything') || dev.child.exitCode !== null, 30_000);
   const socket = /redis +unix:\/\/(\S+redis\.sock)\?password=\*\*\*/.exec(dev.output())?.[1];
   assert.ok(socket, dev.output());
-  const redisPid = redisServerOn(socket)!;
+  const redisPid = redisServerOn(socket);
+  assert.ok(redisPid, 'the private redis-server runs');
   const url = /(http:\/\/127\.0\.0\.1:\d+)/.exec(dev.output())![1]!;
   const { id } = (await (await fetch(`${url}/functions/sleeps/invocations`, { method: 'POST' })).json()) as { id: string };
   const running = await waitFor('the invocation to run', async () => {

@@ -59,7 +59,7 @@ function hold(pid: number, expected?: string): HeldNamespace {
 async function start(options: SandboxOptions): Promise<Started> {
   const sandbox = spawnSandbox(host, { taskDir: SANDBOX_FIXTURES, ...options });
   liveSandboxes.add(sandbox);
-  sandbox.outcome.finally(() => liveSandboxes.delete(sandbox)).catch(() => {});
+  void sandbox.closed.finally(() => liveSandboxes.delete(sandbox));
   const stdout = collectOutput(sandbox.stdout);
   const stderr = collectOutput(sandbox.stderr);
   // Held before the function can start (it starts once the sandbox is ready), so that no other
@@ -78,7 +78,7 @@ afterEach(async () => {
   for (const worker of liveWorkers) worker.kill('SIGKILL');
   liveWorkers.clear();
   for (const sandbox of liveSandboxes) sandbox.kill('SIGKILL');
-  await Promise.allSettled([...liveSandboxes].map((s) => s.outcome));
+  await Promise.allSettled([...liveSandboxes].map((s) => s.closed));
   for (const held of heldNamespaces) {
     for (const p of held.namespace ? livingProcessesInPidNamespace(held.namespace) : []) {
       try {
@@ -218,12 +218,16 @@ describe('a sandbox', { timeout: 60_000 }, () => {
     sandbox.stdin.end();
     const outcome = await sandbox.outcome;
     assert.equal(outcome.exitCode, 0);
+    await sandbox.closed;
     assert.deepEqual(processesInPidNamespace(outcome.pidNamespace), [], 'no process of the sandbox remains');
   });
 
   test('ends a function that ignores SIGTERM with SIGKILL after its timeout and grace period', async () => {
-    // A warm sandbox: the timeout counts from run(), so the function has all of it to set its trap.
-    const { sandbox, stdout } = await start({ timeoutMs: 500, killGraceMs: 200 });
+    // A sandbox started before its call: the timeout counts from beginCall(), so the function has
+    // all of it to set its trap.
+    const { sandbox, stdout } = await start({ killGraceMs: 200 });
+    sandbox.limit(DEFAULT_SANDBOX_LIMITS);
+    sandbox.beginCall(500);
     sandbox.run({ argv: [inside('ignores-sigterm.sh')], env: ENV });
     await stdout.waitFor('ready');
     const outcome = await sandbox.outcome;
@@ -231,6 +235,7 @@ describe('a sandbox', { timeout: 60_000 }, () => {
       { timedOut: outcome.timedOut, signal: outcome.signal, code: outcome.code, exitCode: outcome.exitCode },
       { timedOut: true, signal: 'SIGKILL', code: null, exitCode: 137 },
     );
+    await sandbox.closed;
     assert.deepEqual(processesInPidNamespace(outcome.pidNamespace), [], 'no process of the sandbox remains');
   });
 
@@ -348,18 +353,23 @@ describe('a worker killed with SIGKILL', { timeout: 60_000 }, () => {
 
   test('leaves no process of its sandbox alive when it dies while the init is starting, 20 times over', async () => {
     // Half of the sandboxes are warm (no function yet): only the init's lifeline can end those.
+    let checked = 0;
     for (let i = 0; i < 20; i++) {
       const argv = i % 2 === 0 ? [inside('ignores-sigterm.sh')] : [];
       const { worker, held } = await startWorker('at-spawn', argv);
       await killWorker(worker);
       const pidNamespace = held.namespace;
       if (pidNamespace === null) continue; // the whole sandbox had ended already
+      checked++;
       await waitUntil(
         () => livingProcessesInPidNamespace(pidNamespace).length === 0,
         `the sandbox of run ${i} has ended (left: ${JSON.stringify(livingProcessesInPidNamespace(pidNamespace))})`,
       );
       held.release();
     }
+    // The namespace is held as soon as the sandbox exists, before the worker is killed: nearly every
+    // run is checked, and a run of twenty where none is would check nothing.
+    assert.ok(checked >= 10, `${checked} of 20 sandboxes were looked at`);
   });
 });
 
@@ -371,6 +381,7 @@ describe('1000 sandboxes in a row', { timeout: 300_000 }, () => {
       const outcome = await sandbox.outcome;
       assert.equal(outcome.exitCode, 0, `run ${i}`);
       assert.equal(stdout.text(), `run ${i}\n`);
+      await sandbox.closed;
       assert.deepEqual(processesInPidNamespace(outcome.pidNamespace), [], `no process of run ${i} remains`);
       held.release();
       heldNamespaces.delete(held);

@@ -28,34 +28,18 @@ export function stillRunning(pids: number[], pidNamespace: string): number[] {
 }
 
 /**
- * Descendants of `ancestor` (default: this process) in a pid namespace other than ours: sandboxes or
- * their leftovers. Only our own descendants: other programs on the machine may run namespaces too.
+ * Every live process of the whole machine in a pid namespace other than ours: sandboxes or their
+ * leftovers, wherever they were reparented after a killed worker. Nothing else on the machines the
+ * tests run on lives in a pid namespace of its own.
  */
-export function sandboxProcesses(ancestor = process.pid): Array<{ pid: number; namespace: string; command: string }> {
+export function sandboxProcesses(): Array<{ pid: number; namespace: string; command: string }> {
   const ours = pidNamespaceOf('self');
   const found: Array<{ pid: number; namespace: string; command: string }> = [];
   for (const pid of allPids()) {
     const namespace = pidNamespaceOf(pid);
-    if (namespace && namespace !== ours && isAlive(pid) && descendsFrom(pid, ancestor)) found.push({ pid, namespace, command: commandOf(pid) });
+    if (namespace && namespace !== ours && isAlive(pid)) found.push({ pid, namespace, command: commandOf(pid) });
   }
   return found;
-}
-
-function parentOf(pid: number): number | null {
-  try {
-    // The command (2nd field) may hold spaces and parentheses: read after the last ")".
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-  } catch {
-    return null;
-  }
-}
-
-function descendsFrom(pid: number, ancestor: number): boolean {
-  for (let p: number | null = parentOf(pid), hops = 0; p !== null && p > 0 && hops < 64; p = parentOf(p), hops++) {
-    if (p === ancestor) return true;
-  }
-  return false;
 }
 
 export function isAlive(pid: number): boolean {
