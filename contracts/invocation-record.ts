@@ -57,6 +57,8 @@ export interface InvocationRecord {
     cpuMs: number | null;
     /** Most memory the function used at once, bytes (once finished; null where the kernel keeps no peak). */
     memoryPeakBytes: number | null;
+    /** The sandbox was started before the call came (a warm start; still fresh, and this call's alone); null while it runs. */
+    prestarted: boolean | null;
   } | null;
   /** Why it did not succeed; while queued for a retry, why the last run failed. */
   error: { code: string; message: string } | null;

@@ -34,6 +34,8 @@ export interface SandboxReport {
   cpuMs: number;
   /** Most memory the function's processes used at once, its /tmp included, bytes; null where the kernel keeps no peak. */
   memoryPeakBytes: number | null;
+  /** The sandbox was started before the call came (a warm start); still fresh, and used for this call alone. */
+  prestarted: boolean;
 }
 
 /** The outcome of running a function once in a sandbox. */

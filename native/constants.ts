@@ -30,6 +30,8 @@ export const O_RDWR = 2;
 export const O_CREAT = 0o100;
 export const O_CLOEXEC = 0o2000000;
 
+export const FIONREAD = 0x541b;
+
 export const LOCK_EX = 2;
 export const LOCK_NB = 4;
 

@@ -1,7 +1,7 @@
 import { loadKoffi, type KoffiModule } from './koffi.js';
 import { SyscallError } from './syscall-error.js';
 import { ECHILD, EINTR, EWOULDBLOCK } from './errno.js';
-import { LOCK_EX, LOCK_NB, O_CLOEXEC, O_RDONLY, WNOHANG } from './constants.js';
+import { FIONREAD, LOCK_EX, LOCK_NB, O_CLOEXEC, O_RDONLY, WNOHANG } from './constants.js';
 
 // Each libc call declared once. Wrappers check the return value and throw SyscallError naming the
 // call; no policy lives here (which flags, which signals, what to do on failure is the caller's).
@@ -26,6 +26,7 @@ function declare() {
     setrlimit: libc.func('int setrlimit(int resource, const uint64_t *rlim)'),
     isatty: libc.func('int isatty(int fd)'),
     tcgetpgrp: libc.func('int tcgetpgrp(int fd)'),
+    ioctlInt: libc.func('int ioctl(int fd, unsigned long request, _Out_ int *value)'),
   };
 }
 
@@ -117,6 +118,13 @@ export function isatty(fd: number): boolean {
 /** The foreground process group of the terminal on `fd`, or -1 when it is not our controlling terminal. */
 export function tcgetpgrp(fd: number): number {
   return c().tcgetpgrp(fd);
+}
+
+/** Bytes waiting to be read on a pipe or socket (ioctl FIONREAD). */
+export function bytesReadable(fd: number): number {
+  const out = [0];
+  check('ioctl', c().ioctlInt(fd, FIONREAD, out), `${fd}, FIONREAD`);
+  return out[0]!;
 }
 
 /** How a child ended: `code` when it exited, `signal` (a number) when a signal killed it. */

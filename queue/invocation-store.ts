@@ -199,9 +199,10 @@ function toRecord(hash: Record<string, string>): InvocationRecord {
       peakProcesses: result.sandbox.peakProcesses,
       cpuMs: result.sandbox.cpuMs ?? null,
       memoryPeakBytes: result.sandbox.memoryPeakBytes ?? null,
+      prestarted: result.sandbox.prestarted ?? false,
     }
     : live
-      ? { pidNamespace: live.pidNamespace, hostPid: live.hostPid, zombiesReaped: null, peakProcesses: null, cpuMs: null, memoryPeakBytes: null }
+      ? { pidNamespace: live.pidNamespace, hostPid: live.hostPid, zombiesReaped: null, peakProcesses: null, cpuMs: null, memoryPeakBytes: null, prestarted: null }
       : null;
   return {
     id: hash.id ?? '',

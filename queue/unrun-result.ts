@@ -15,7 +15,7 @@ export function unrunResult(status: FunctionResult['status'], code: ErrorCode, m
     },
     exit: { code: null, signal: null },
     timings: { startMs: 0, runMs: 0 },
-    sandbox: { pidNamespace: '', hostPid: 0, zombiesReaped: 0, peakProcesses: 0, cpuMs: 0, memoryPeakBytes: null },
+    sandbox: { pidNamespace: '', hostPid: 0, zombiesReaped: 0, peakProcesses: 0, cpuMs: 0, memoryPeakBytes: null, prestarted: false },
     log: '',
     logTruncated: false,
     error: { code, message },

@@ -320,6 +320,8 @@ describe('after many calls', { timeout: 120_000 }, () => {
       const result = await invoke('python-handler', String(i));
       assert.equal(result.status, 'succeeded', result.log);
     }
+    // The calls answered as soon as their output was read; their sandboxes go right after.
+    await host.settled();
     const sandboxCgroups = leftoverCgroups(host.name).filter((path) => !host.cgroups.paths.includes(path));
     assert.deepEqual(sandboxCgroups, [], 'only the worker\'s own subtree is left while it runs');
     const slots = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(`${host.name}/slots/`));

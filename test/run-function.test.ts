@@ -96,6 +96,7 @@ test('a function past its timeout ends timed_out, killed, with nothing of it lef
   assert.equal(result.status, 'timed_out');
   assert.equal(result.error?.code, 'FUNCTION_TIMED_OUT');
   assert.equal(result.response.status, 504);
+  await host.settled();
   assert.deepEqual(processesIn(result.sandbox.pidNamespace), []);
 });
 
@@ -116,6 +117,7 @@ test('aborting the signal cancels a running function at once', async () => {
   assert.equal(result.status, 'cancelled');
   assert.equal(result.error?.code, 'INVOCATION_CANCELLED');
   assert.notEqual(namespace, '');
+  await host.settled();
   assert.deepEqual(processesIn(namespace), []);
 });
 

@@ -27,6 +27,13 @@ export interface Metrics {
   readonly functionMemoryPeak: Histogram<'function'>;
   /** Runs the kernel's OOM killer ended (memoryMb reached). */
   readonly outOfMemory: Counter<'function'>;
+  /** Sandboxes a call ran in, by function and start: `warm` (pre-started) or `cold`. */
+  readonly sandboxStarts: Counter<'function' | 'start'>;
+  /**
+   * Reads the pre-started sandboxes ready now at each scrape, by what they are kept for (a
+   * function's name, or `*exec` / `*node` for the reserve).
+   */
+  watchPool(figures: () => Record<string, number>): void;
   /**
    * Reads the queue's job counts on each scrape. One source: a later call replaces an earlier one,
    * so a gateway and a worker sharing a registry (`pidbox dev`) do not count the queue twice.
@@ -64,6 +71,17 @@ export function createMetrics(): Metrics {
     },
   });
   let queueSource: QueueCounts | null = null;
+  let poolSource: (() => Record<string, number>) | null = null;
+  new Gauge({
+    name: 'pidbox_sandbox_pool',
+    help: 'Pre-started sandboxes ready now, by what they are kept for (a function, or *exec / *node for any).',
+    labelNames: ['pool'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [pool, n] of Object.entries(poolSource?.() ?? {})) this.set({ pool }, n);
+    },
+  });
   new Gauge({
     name: 'pidbox_queue_jobs',
     help: 'Jobs in the invocation queue by state.',
@@ -144,6 +162,15 @@ export function createMetrics(): Metrics {
       labelNames: ['function'],
       registers: [registry],
     }),
+    sandboxStarts: new Counter({
+      name: 'pidbox_sandbox_starts_total',
+      help: 'Sandboxes calls ran in, by function and start: warm (pre-started) or cold.',
+      labelNames: ['function', 'start'],
+      registers: [registry],
+    }),
+    watchPool(figures) {
+      poolSource = figures;
+    },
     watchQueue(counts) {
       queueSource = counts;
     },

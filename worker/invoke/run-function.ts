@@ -7,16 +7,17 @@ import { ProtocolError, type RunSpec } from '../init/protocol.js';
 import type { NodeBuilder } from '../runtimes/node-build.js';
 import type { SandboxHost } from '../sandbox/sandbox-host.js';
 import {
-  DEFAULT_SANDBOX_CEILINGS, DEFAULT_SANDBOX_LIMITS, SANDBOX_PATH, SANDBOX_PATHS, spawnSandbox, type SandboxCeilings, type SandboxLimits,
+  DEFAULT_SANDBOX_CEILINGS, DEFAULT_SANDBOX_LIMITS, SANDBOX_PATHS, type Sandbox, type SandboxCeilings, type SandboxLimits,
   type SandboxOutcome,
 } from '../sandbox/spawn-sandbox.js';
+import { LoadFailed } from './node-host-channel.js';
 import { adoptSpans, parseNodeResult } from './node-result.js';
-import { BoundedBuffer, TailBuffer, drained, throttle } from './output.js';
+import { BoundedBuffer, TailBuffer, throttle } from './output.js';
+import { functionEnv } from './function-env.js';
+import { prepareSandbox, type SandboxShape } from './prepared-sandbox.js';
+import type { SandboxPool } from './sandbox-pool.js';
 import { traceSandbox, type SandboxTrace } from './sandbox-spans.js';
 import type { Tracing } from '../../contracts/telemetry/tracing.js';
-
-const NODE_HOST = `${SANDBOX_PATHS.runtime}/node-host.cjs`;
-const BUNDLE = `${SANDBOX_PATHS.bundle}/index.mjs`;
 
 export interface RunOptions {
   /** The worker's sandbox host (its mounts, cgroups, seccomp filter). */
@@ -46,6 +47,8 @@ export interface RunOptions {
   onSandbox?: (info: { hostPid: number; pidNamespace: string }) => void;
   /** Sandbox spans go to this tracer, children of the active span; the function's own spans are exported through it. */
   tracing?: Tracing;
+  /** Pre-started sandboxes to take from; without one (or when it has none that fits), a cold start. */
+  pool?: SandboxPool;
 }
 
 const DEFAULT_MAX_RESPONSE_BYTES = 6 * 1024 * 1024;
@@ -93,25 +96,38 @@ export function resolveLimits(
 
 async function runInSandbox(fn: FunctionInfo, request: InvocationRequest, options: RunOptions, spans: SandboxTrace): Promise<FunctionResult> {
   assertReadableInSandbox(fn);
-  const traceEnv = spans.traceEnv();
-  const bundle = fn.runtime === 'node' ? await options.builder.load(fn) : null;
-  const spec = runSpec(fn, request, options, traceEnv, bundle?.importsOpenTelemetry ?? false);
   const limits = resolveLimits(fn.config, options.defaultLimits, options.limitCeilings);
-  let sandbox;
-  try {
-    sandbox = spawnSandbox(options.host, {
-      run: spec,
-      taskDir: fn.dir,
-      ...(bundle ? { bundle: `/proc/self/fd/${bundle.fd}` } : {}),
-      network: fn.config.network,
-      limits,
-      resultChannel: fn.runtime === 'node',
-      timeoutMs: fn.config.timeoutMs,
-      killGraceMs: options.killGraceMs ?? 1000,
-    });
-  } finally {
-    bundle?.close();
+  const traceEnv = spans.traceEnv();
+  const maxResponse = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+  const shape: SandboxShape = { runtime: fn.runtime, network: fn.config.network, tmpMb: limits.tmpMb };
+
+  // A pre-started sandbox when the pool has one for this function (or one that fits any), else a
+  // cold one made now, the same way.
+  let prepared = options.pool ? await options.pool.take(fn, shape) : null;
+  const prestarted = prepared !== null;
+  if (!prepared) {
+    const bundle = fn.runtime === 'node' ? await options.builder.load(fn) : null;
+    try {
+      prepared = prepareSandbox({
+        host: options.host,
+        shape,
+        limits,
+        maxResultBytes: maxResponse + 64 * 1024,
+        killGraceMs: options.killGraceMs ?? 1000,
+        assign: {
+          fn,
+          ...(bundle ? { bundle: { file: `/proc/self/fd/${bundle.fd}`, sha256: bundle.sha256 } } : {}),
+          env: functionEnv(fn),
+          tracing: (bundle?.importsOpenTelemetry ?? false) && options.tracing?.enabled === true,
+        },
+      });
+      // The bundle is mounted through its descriptor before prepareSandbox returns (the first step
+      // of assigning a function happens at once): the descriptor may close now.
+    } finally {
+      bundle?.close();
+    }
   }
+  const { sandbox, channel } = prepared;
 
   let cancelled = false;
   const onAbort = (): void => {
@@ -120,34 +136,62 @@ async function runInSandbox(fn: FunctionInfo, request: InvocationRequest, option
   };
   if (options.signal?.aborted) onAbort();
   else options.signal?.addEventListener('abort', onAbort, { once: true });
-  sandbox.ready.then(() => options.onSandbox?.({ hostPid: sandbox.pid, pidNamespace: sandbox.pidNamespace }), () => {});
+  sandbox.spawned.then(() => options.onSandbox?.({ hostPid: sandbox.pid, pidNamespace: sandbox.pidNamespace }), () => {});
 
-  const maxResponse = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
   const log = new TailBuffer(options.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES);
   const onLog = (chunk: Buffer): void => {
     log.push(chunk);
     options.onLog?.(chunk);
   };
-  // exec: stdout is the response. node: stdout is log, the response comes on descriptor 3 (one
-  // header line, then the body: the margin is for the header). A response past its limit ends the
-  // run at once: nothing more of it would be kept, and reading it costs the worker.
-  const response = new BoundedBuffer(fn.runtime === 'exec' ? maxResponse : maxResponse + 64 * 1024);
-  const onResponse = (chunk: Buffer): void => {
-    response.push(chunk);
-    if (response.overflowed) sandbox.kill('SIGKILL');
-  };
+  // exec: stdout is the response. node: stdout is log, the response comes on the host's channel.
+  // A response past its limit ends the run at once: nothing more of it would be kept, and reading
+  // it costs the worker.
+  const response = new BoundedBuffer(maxResponse);
   const logs = fn.runtime === 'exec' ? [sandbox.stderr] : [sandbox.stdout, sandbox.stderr];
-  if (fn.runtime === 'exec') sandbox.stdout.on('data', onResponse);
+  if (fn.runtime === 'exec') {
+    sandbox.stdout.on('data', (chunk: Buffer) => {
+      response.push(chunk);
+      if (response.overflowed) sandbox.kill('SIGKILL');
+    });
+  }
   for (const stream of logs) stream.on('data', onLog);
-  sandbox.result?.on('data', onResponse);
   const stopThrottle = throttle(logs, LOG_BYTES_PER_SECOND);
 
-  sandbox.stdin.end(Buffer.from(request.bodyBase64, 'base64'));
-
   let outcome: SandboxOutcome;
+  let answer: Promise<Buffer> | null = null;
+  let failedToLoad: LoadFailed | null = null;
   try {
+    try {
+      await prepared.ready;
+    } catch (error) {
+      if (!(error instanceof LoadFailed)) throw await whyNotReady(sandbox, error);
+      failedToLoad = error;
+    }
+    if (!failedToLoad && !cancelled) {
+      sandbox.limit(limits);
+      sandbox.beginCall(fn.config.timeoutMs);
+      if (channel) {
+        const invoked = channel.invoke({
+          type: 'invoke',
+          request: { method: request.method, path: request.path, headers: request.headers },
+          context: {
+            invocationId: options.invocationId,
+            functionName: fn.name,
+            attempt: options.attempt ?? 1,
+            deadline: Date.now() + fn.config.timeoutMs,
+          },
+          ...(traceEnv.TRACEPARENT ? { traceparent: traceEnv.TRACEPARENT } : {}),
+          ...(traceEnv.TRACESTATE ? { tracestate: traceEnv.TRACESTATE } : {}),
+        });
+        // The answer complete, the call is over: no need to wait for the host to exit.
+        invoked.then(() => sandbox.answered(), () => {});
+        answer = invoked;
+      } else {
+        sandbox.run(execSpec(fn, request, options, traceEnv, limits));
+      }
+      sandbox.stdin.end(Buffer.from(request.bodyBase64, 'base64'));
+    }
     outcome = await sandbox.outcome;
-    await Promise.all([drained(sandbox.stdout), drained(sandbox.stderr), drained(sandbox.result)]);
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
     stopThrottle();
@@ -156,7 +200,7 @@ async function runInSandbox(fn: FunctionInfo, request: InvocationRequest, option
 
   const base = {
     exit: { code: outcome.code, signal: outcome.signal },
-    timings: { startMs: outcome.startMs, runMs: outcome.runMs },
+    timings: { startMs: prestarted ? 0 : outcome.startMs, runMs: outcome.runMs },
     sandbox: {
       pidNamespace: outcome.pidNamespace,
       hostPid: sandbox.pid,
@@ -164,6 +208,7 @@ async function runInSandbox(fn: FunctionInfo, request: InvocationRequest, option
       peakProcesses: outcome.peakProcesses,
       cpuMs: outcome.cpuMs,
       memoryPeakBytes: outcome.memoryPeakBytes,
+      prestarted,
     },
     log: log.toString(),
     logTruncated: log.truncated,
@@ -182,16 +227,18 @@ async function runInSandbox(fn: FunctionInfo, request: InvocationRequest, option
   if (outcome.outOfMemory) {
     return failed('failed', 500, 'FUNCTION_OUT_OF_MEMORY', `the function used more than its ${limits.memoryMb} MiB of memory and was killed`);
   }
+  if (failedToLoad) return failed('failed', 500, 'FUNCTION_FAILED', `the function's module failed to load: ${failedToLoad.message}`);
   if (response.overflowed) {
     return failed('failed', 502, 'FUNCTION_OUTPUT_TOO_LARGE', `the function's response is larger than ${maxResponse} bytes`);
   }
-  const output = response.toBuffer();
   if (fn.runtime === 'exec') {
     if (outcome.exitCode !== 0) return failed('failed', 500, 'FUNCTION_FAILED', describeExit(outcome));
-    return { ...base, status: 'succeeded', response: { status: 200, headers: { 'content-type': fn.config.contentType }, bodyBase64: output.toString('base64') } };
+    return { ...base, status: 'succeeded', response: { status: 200, headers: { 'content-type': fn.config.contentType }, bodyBase64: response.toBuffer().toString('base64') } };
   }
+  // Everything the host wrote has been read by now (the outcome waits for it): complete, or not at all.
   let parsed;
   try {
+    const output = channel!.answered && answer ? await answer : channel!.partialResult();
     parsed = parseNodeResult(output);
   } catch (error) {
     if (!(error instanceof ProtocolError)) throw error;
@@ -199,7 +246,9 @@ async function runInSandbox(fn: FunctionInfo, request: InvocationRequest, option
   }
   const parent = parseTraceparent(traceEnv.TRACEPARENT);
   if (parsed?.spans.length && parent) options.tracing?.exportRecordedSpans(adoptSpans(parsed.spans, parent));
-  if (parsed?.kind === 'error') return failed('failed', 500, 'FUNCTION_FAILED', `the handler threw ${parsed.name}: ${parsed.message}`);
+  if (parsed?.kind === 'error') {
+    return failed('failed', 500, 'FUNCTION_FAILED', parsed.name === 'UnserializableResult' ? parsed.message : `the handler threw ${parsed.name}: ${parsed.message}`);
+  }
   if (outcome.exitCode !== 0) return failed('failed', 500, 'FUNCTION_FAILED', describeExit(outcome));
   if (!parsed) return failed('failed', 500, 'FUNCTION_FAILED', 'the function exited without a response');
   if (parsed.body.length > maxResponse) {
@@ -208,43 +257,34 @@ async function runInSandbox(fn: FunctionInfo, request: InvocationRequest, option
   return { ...base, status: 'succeeded', response: { status: parsed.status, headers: parsed.headers, bodyBase64: parsed.body.toString('base64') } };
 }
 
-function runSpec(
-  fn: FunctionInfo,
-  request: InvocationRequest,
-  options: RunOptions,
-  traceEnv: Record<string, string>,
-  importsOpenTelemetry: boolean,
-): RunSpec {
+/** Why a sandbox never became ready: its own failure (it says why), or the error as it came. */
+async function whyNotReady(sandbox: Sandbox, error: unknown): Promise<unknown> {
+  sandbox.kill('SIGKILL');
+  try {
+    await sandbox.outcome;
+  } catch (failure) {
+    return failure;
+  }
+  return error;
+}
+
+/** An exec function's process: its handler, with the call's facts in its environment. */
+function execSpec(fn: FunctionInfo, request: InvocationRequest, options: RunOptions, traceEnv: Record<string, string>, limits: SandboxLimits): RunSpec {
   const env: Record<string, string> = {
-    PATH: SANDBOX_PATH,
-    HOME: SANDBOX_PATHS.tmp,
-    TMPDIR: SANDBOX_PATHS.tmp,
-    LANG: 'C.UTF-8',
-    PIDBOX_FUNCTION: fn.name,
+    ...functionEnv(fn),
     PIDBOX_INVOCATION_ID: options.invocationId,
     PIDBOX_ATTEMPT: String(options.attempt ?? 1),
-    ...fn.config.env,
+    PIDBOX_METHOD: request.method,
+    PIDBOX_PATH: request.path,
     ...options.extraEnv,
     ...traceEnv,
   };
-  const common = { env: [] as string[], cwd: SANDBOX_PATHS.task };
-  if (fn.runtime === 'exec') {
-    env.PIDBOX_METHOD = request.method;
-    env.PIDBOX_PATH = request.path;
-    return { ...common, argv: [`${SANDBOX_PATHS.task}/${fn.entry.slice(fn.dir.length + 1)}`], env: toEnvList(env) };
-  }
-  // Tracing inside the sandbox costs the function's start a few milliseconds: only for functions
-  // that can make spans of their own.
-  if (importsOpenTelemetry && traceEnv.TRACEPARENT) env.PIDBOX_FUNCTION_TRACING = '1';
-  env.PIDBOX_REQUEST = JSON.stringify({
-    method: request.method,
-    path: request.path,
-    headers: request.headers,
-    invocationId: options.invocationId,
-    functionName: fn.name,
-    attempt: options.attempt ?? 1,
-  });
-  return { ...common, argv: [SANDBOX_PATHS.node, NODE_HOST, BUNDLE], env: toEnvList(env), resultChannel: true };
+  return {
+    argv: [`${SANDBOX_PATHS.task}/${fn.entry.slice(fn.dir.length + 1)}`],
+    env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+    cwd: SANDBOX_PATHS.task,
+    maxOpenFiles: limits.maxOpenFiles,
+  };
 }
 
 /**
@@ -268,10 +308,6 @@ function assertReadableInSandbox(fn: FunctionInfo): void {
 function parseTraceparent(traceparent: string | undefined): { traceId: string; spanId: string; traceFlags: number } | null {
   const match = traceparent ? /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/.exec(traceparent) : null;
   return match ? { traceId: match[1]!, spanId: match[2]!, traceFlags: Number.parseInt(match[3]!, 16) } : null;
-}
-
-function toEnvList(env: Record<string, string>): string[] {
-  return Object.entries(env).map(([k, v]) => `${k}=${v}`);
 }
 
 function describeExit(outcome: SandboxOutcome): string {

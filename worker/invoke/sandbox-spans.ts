@@ -10,8 +10,8 @@ import type { SandboxOutcome } from '../sandbox/spawn-sandbox.js';
 
 // The spans of one sandbox: `sandbox` (live, the whole life of the sandbox) and, made after the
 // fact from the timestamps the spawner recorded, its steps: `sandbox.setup` (spawn → init ready),
-// `function.run` (function started → exited) and `sandbox.teardown` (exited → init gone, output
-// drained). The function gets the `sandbox` span's context as TRACEPARENT / TRACESTATE.
+// `function.run` (function started → exited) and `sandbox.teardown` (exited → its output read to
+// the last byte; the namespaces go after, off the call's path). The function gets the `sandbox` span's context as TRACEPARENT / TRACESTATE.
 
 export interface SandboxTrace {
   /** TRACEPARENT (and TRACESTATE) for the function's environment; empty when not traced. */
@@ -71,9 +71,9 @@ export function traceSandbox(tracing: Tracing | undefined, fn: FunctionInfo): Sa
         }, inside);
       }
       const teardownFrom = marks.exitedAt || marks.startedAt || marks.spawnedAt;
-      tracer.startSpan('sandbox.teardown', { startTime: teardownFrom }, inside).end(marks.closedAt);
+      tracer.startSpan('sandbox.teardown', { startTime: teardownFrom }, inside).end(marks.settledAt);
       // function.run ends when the function did; its status is known only with the result.
-      runEnd = marks.exitedAt || marks.closedAt;
+      runEnd = marks.exitedAt || marks.settledAt;
     },
     finish(result) {
       if (result.exit.code !== null) sandbox.setAttribute(ATTR_PROCESS_EXIT_CODE, result.exit.code);

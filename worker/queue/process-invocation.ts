@@ -22,6 +22,7 @@ import type { FunctionInfo, FunctionRegistry } from '../../contracts/functions/f
 import { runFunction } from '../invoke/run-function.js';
 import type { NodeBuilder } from '../runtimes/node-build.js';
 import type { SandboxHost } from '../sandbox/sandbox-host.js';
+import type { SandboxPool } from '../invoke/sandbox-pool.js';
 import type { FunctionSlots } from './function-slots.js';
 import { LogSink } from './log-sink.js';
 import type { RunningInvocations } from './running-invocations.js';
@@ -34,6 +35,8 @@ export interface InvocationDeps extends FinishDeps {
   builder: NodeBuilder;
   /** The worker's sandboxes' mounts, cgroups and seccomp filter. */
   sandboxHost: SandboxHost;
+  /** Sandboxes started before the calls come; null when the pool is off. */
+  sandboxPool: SandboxPool | null;
   running: RunningInvocations;
   slots: FunctionSlots;
   workerConfig: WorkerConfig;
@@ -68,8 +71,6 @@ export async function processInvocation(job: Job, token: string | undefined, dat
     [ATTR_FAAS_TRIGGER]: 'http',
     [ATTR_FAAS_INVOCATION_ID]: data.invocationId,
     [ATTR_FAAS_NAME]: data.functionName,
-    // Every run starts a fresh sandbox: each one is a cold start.
-    [ATTR_FAAS_COLDSTART]: true,
     [ATTR_MESSAGING_SYSTEM]: 'bullmq',
     [ATTR_MESSAGING_DESTINATION_NAME]: INVOCATIONS_QUEUE,
     [ATTR_MESSAGING_OPERATION_TYPE]: 'process',
@@ -173,6 +174,7 @@ async function runOnce(fn: FunctionInfo, data: InvocationJob, attempt: number, s
   try {
     result = await runFunction(fn, data.request, {
       host: deps.sandboxHost,
+      ...(deps.sandboxPool ? { pool: deps.sandboxPool } : {}),
       defaultLimits: config.sandboxLimits,
       limitCeilings: config.sandboxCeilings,
       attempt,
@@ -207,6 +209,8 @@ function recordRun(telemetry: Telemetry, functionName: string, result: FunctionR
     metrics.functionRun.observe({ function: functionName }, result.timings.runMs / 1000);
     metrics.zombiesReaped.inc({ function: functionName }, result.sandbox.zombiesReaped);
     metrics.functionCpu.inc({ function: functionName }, result.sandbox.cpuMs / 1000);
+    metrics.sandboxStarts.inc({ function: functionName, start: result.sandbox.prestarted ? 'warm' : 'cold' });
+    span.setAttribute(ATTR_FAAS_COLDSTART, !result.sandbox.prestarted);
     if (result.sandbox.memoryPeakBytes !== null) metrics.functionMemoryPeak.observe({ function: functionName }, result.sandbox.memoryPeakBytes);
     if (result.error?.code === 'FUNCTION_OUT_OF_MEMORY') metrics.outOfMemory.inc({ function: functionName });
   }

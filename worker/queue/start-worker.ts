@@ -8,6 +8,8 @@ import { quietTelemetry, type Telemetry } from '../../contracts/telemetry/teleme
 import { FunctionRegistry } from '../../contracts/functions/function-registry.js';
 import { createNodeBuilder } from '../runtimes/node-build.js';
 import { openSandboxHost } from '../sandbox/sandbox-host.js';
+import { resolveLimits } from '../invoke/run-function.js';
+import { SandboxPool } from '../invoke/sandbox-pool.js';
 import { finishInvocation } from '../../queue/finish-invocation.js';
 import { openQueues } from '../../queue/invocation-queues.js';
 import { InvocationStore } from '../../queue/invocation-store.js';
@@ -42,6 +44,19 @@ export async function startWorker(config: WorkerConfig, telemetry?: Telemetry): 
   const name = `${hostname()}:${process.pid}`;
   // First: a machine that cannot run sandboxes stops the worker before it takes a job.
   const sandboxHost = await openSandboxHost({ runDir: config.runDir, uids: config.sandboxUids });
+  const builder = createNodeBuilder({ cacheDir: config.cacheDir, maxBundleBytes: config.maxBundleBytes });
+  const sandboxPool = config.pool.maxSandboxes > 0
+    ? new SandboxPool({
+      host: sandboxHost,
+      builder,
+      ...config.pool,
+      limits: (fn) => (fn ? resolveLimits(fn.config, config.sandboxLimits, config.sandboxCeilings) : config.sandboxLimits),
+      maxResultBytes: config.maxResponseBytes + 64 * 1024,
+      tracing: tracing.enabled,
+      log,
+    })
+    : null;
+  if (sandboxPool) metrics.watchPool(() => sandboxPool.figures().ready);
   const keys = redisKeys(config.queue.prefix);
   const redis = createRedisClient(config.queue.redisUrl, { name: 'pidbox-worker', log });
   const subscriber = createRedisClient(config.queue.redisUrl, { name: 'pidbox-worker-control', log });
@@ -54,8 +69,9 @@ export async function startWorker(config: WorkerConfig, telemetry?: Telemetry): 
     queues,
     config: config.queue,
     registry: new FunctionRegistry(config.functionsDir),
-    builder: createNodeBuilder({ cacheDir: config.cacheDir, maxBundleBytes: config.maxBundleBytes }),
+    builder,
     sandboxHost,
+    sandboxPool,
     running,
     slots: new FunctionSlots(),
     workerConfig: config,
@@ -125,6 +141,7 @@ export async function startWorker(config: WorkerConfig, telemetry?: Telemetry): 
     await cancels.close();
     await Promise.race([queues.close(), delay(1000)]);
     await Promise.all([closeRedisClient(subscriber), closeRedisClient(redis)]);
+    await sandboxPool?.close();
     await sandboxHost.close();
   };
   return {

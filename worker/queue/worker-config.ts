@@ -61,6 +61,17 @@ export interface WorkerConfig {
   sandboxCeilings: SandboxCeilings;
   /** Largest bundle of a node function. Env PIDBOX_MAX_BUNDLE_BYTES. Default: 33554432 (32 MiB). */
   maxBundleBytes: number;
+  /** Pre-started sandboxes (each used once). */
+  pool: {
+    /** Most kept ready at once; 0 turns pre-starting off. Env PIDBOX_POOL_SIZE. Default: twice the concurrency. */
+    maxSandboxes: number;
+    /** Most memory they may use together, MiB. Env PIDBOX_POOL_MEMORY_MB. Default: 1024. */
+    maxMemoryMb: number;
+    /** A function not called for this long loses its own, ms. Env PIDBOX_POOL_IDLE_MS. Default: 60000. */
+    idleMs: number;
+    /** Kept for functions that have none of their own, per runtime (exec, node). Env PIDBOX_POOL_RESERVE. Default: 1. */
+    reserve: number;
+  };
 }
 
 /** `defaults`: what differs under `pidbox dev` (the networks callbacks may reach). */
@@ -79,6 +90,7 @@ function readWorkerConfig(env: NodeJS.ProcessEnv, cwd: string, defaults: QueueDe
   // Never 0: a sandbox is never root on the host.
   const first = readInteger(env, 'PIDBOX_SANDBOX_UID', DEFAULT_SANDBOX_UIDS.first, 1, 0xfffffffe);
   const sandboxUids: UidRange = { first, count: readInteger(env, 'PIDBOX_SANDBOX_UIDS', DEFAULT_SANDBOX_UIDS.count, 1, 0xfffffffe - first) };
+  const concurrency = readInteger(env, 'PIDBOX_WORKER_CONCURRENCY', availableParallelism(), 1, 1024);
   const sandboxCeilings: SandboxCeilings = {
     memoryMb: readInteger(env, 'PIDBOX_SANDBOX_CEILING_MEMORY_MB', DEFAULT_SANDBOX_CEILINGS.memoryMb, LIMIT_BOUNDS.memoryMb.min, LIMIT_BOUNDS.memoryMb.max),
     maxProcesses: readInteger(env, 'PIDBOX_SANDBOX_CEILING_MAX_PROCESSES', DEFAULT_SANDBOX_CEILINGS.maxProcesses, LIMIT_BOUNDS.maxProcesses.min, LIMIT_BOUNDS.maxProcesses.max),
@@ -89,7 +101,7 @@ function readWorkerConfig(env: NodeJS.ProcessEnv, cwd: string, defaults: QueueDe
     queue: loadQueueConfig(env, defaults),
     functionsDir: resolve(cwd, readString(env, 'PIDBOX_FUNCTIONS_DIR', './functions')),
     cacheDir: resolve(cwd, readString(env, 'PIDBOX_CACHE_DIR', './.pidbox-cache')),
-    concurrency: readInteger(env, 'PIDBOX_WORKER_CONCURRENCY', availableParallelism(), 1, 1024),
+    concurrency,
     shutdownGraceMs: readInteger(env, 'PIDBOX_SHUTDOWN_GRACE_MS', 10_000, 0),
     lockDurationMs: readInteger(env, 'PIDBOX_LOCK_DURATION_MS', 30_000, 1000),
     stalledIntervalMs: readInteger(env, 'PIDBOX_STALLED_INTERVAL_MS', 30_000, 100),
@@ -104,6 +116,12 @@ function readWorkerConfig(env: NodeJS.ProcessEnv, cwd: string, defaults: QueueDe
     runDir: resolve(cwd, readString(env, 'PIDBOX_RUN_DIR', DEFAULT_RUN_DIR)),
     sandboxUids,
     sandboxCeilings,
+    pool: {
+      maxSandboxes: readInteger(env, 'PIDBOX_POOL_SIZE', 2 * concurrency, 0, 4096),
+      maxMemoryMb: readInteger(env, 'PIDBOX_POOL_MEMORY_MB', 1024, 0),
+      idleMs: readInteger(env, 'PIDBOX_POOL_IDLE_MS', 60_000, 1000),
+      reserve: readInteger(env, 'PIDBOX_POOL_RESERVE', 1, 0, 64),
+    },
     maxBundleBytes: readInteger(env, 'PIDBOX_MAX_BUNDLE_BYTES', DEFAULT_MAX_BUNDLE_BYTES, 1024),
     sandboxLimits: {
       memoryMb: readInteger(env, 'PIDBOX_SANDBOX_MEMORY_MB', DEFAULT_SANDBOX_LIMITS.memoryMb, LIMIT_BOUNDS.memoryMb.min, LIMIT_BOUNDS.memoryMb.max),

@@ -142,6 +142,10 @@ class V1Sandbox implements SandboxCgroup {
     writeControl(join(this.dirs.cpu, 'cpu.cfs_quota_us'), String(cpuQuotaUs(limits.cpus)));
   }
 
+  setCpuWeight(weight: number): void {
+    writeControl(join(this.dirs.cpu, 'cpu.shares'), String(Math.max(2, Math.round((weight * 1024) / 100))));
+  }
+
   resetPeaks(): void {
     // Any write sets the peak to the current usage; pids.peak cannot be reset on v1 (EINVAL).
     writeControl(join(this.dirs.memory, 'memory.max_usage_in_bytes'), '0');

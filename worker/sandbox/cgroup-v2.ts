@@ -235,6 +235,10 @@ class V2Sandbox implements SandboxCgroup {
     writeControl(join(this.dir, 'cpu.max'), `${cpuQuotaUs(limits.cpus)} ${CPU_PERIOD_US}`);
   }
 
+  setCpuWeight(weight: number): void {
+    writeControl(join(this.dir, 'cpu.weight'), String(Math.min(10_000, Math.max(1, Math.round(weight)))));
+  }
+
   resetPeaks(): void {
     // From Linux 6.12 a write to memory.peak resets the peak for reads through the same open file
     // (cgroup-v2.rst, memory.peak); before, the file is read-only and open fails: the peak then

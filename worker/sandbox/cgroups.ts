@@ -44,6 +44,13 @@ export interface SandboxCgroup {
   join(pid: number): Promise<void>;
   /** Writes the limits (order matters on v1: memsw must stay >= memory when raising or lowering). */
   setLimits(limits: CgroupLimits): void;
+  /**
+   * Its share of the CPU against its siblings, in cgroup v2's terms (cpu.weight, 1…10000, 100 by
+   * default; v1's cpu.shares is 1024 × weight / 100). Group scheduling makes nice values count only
+   * within a cgroup: this is what keeps a sandbox starting in the background from taking a core
+   * from a call.
+   */
+  setCpuWeight(weight: number): void;
   /** Resets the peaks where the kernel allows (v1 write 0 to memory.max_usage_in_bytes; v2 memory.peak is resettable from 6.12 by writing to it). */
   resetPeaks(): void;
   usage(): CgroupUsage;

@@ -54,7 +54,11 @@ export interface SandboxHost {
   containmentPlan(slot: Slot, options: ContainmentOptions): ContainmentPlan;
   /** A fresh read-only descriptor of the compiled seccomp program (bubblewrap reads it to the end): close it after the spawn. */
   openSeccomp(): number;
-  /** Unmounts and removes the worker's folders and cgroups. Idempotent. */
+  /** Keeps count of a sandbox until it has closed: `settled` and `close` wait for it. */
+  track(closed: Promise<void>): void;
+  /** Resolves once every sandbox started so far is gone and cleaned up. */
+  settled(): Promise<void>;
+  /** Waits for its sandboxes to go (up to a few seconds), then unmounts and removes the worker's folders and cgroups. Idempotent. */
   close(): Promise<void>;
 }
 
@@ -63,8 +67,10 @@ export const DEFAULT_RUN_DIR = '/run/pidbox';
 export const DEFAULT_SANDBOX_UIDS: UidRange = { first: 1_900_000_000, count: 65_536 };
 const RUNTIME_FILES = ['init.cjs', 'node-host.cjs', 'koffi.node'] as const;
 const DEFAULT_RUNTIME_DIR = fileURLToPath(new URL('../../runtime/', import.meta.url));
-/** The worker's tmpfs holds copies of bundles (one per live sandbox) and small files. */
-const RUN_TMPFS_BYTES = 1024 * 1024 * 1024;
+/** The worker's tmpfs holds small files only (the sandboxes' /etc, slots, the runtime). */
+const RUN_TMPFS_BYTES = 64 * 1024 * 1024;
+/** How long close() waits for sandboxes still tearing down. */
+const CLOSE_WAIT_MS = 5000;
 
 export async function openSandboxHost(options: SandboxHostOptions = {}): Promise<SandboxHost> {
   const runDir = options.runDir ?? DEFAULT_RUN_DIR;
@@ -110,6 +116,10 @@ export async function openSandboxHost(options: SandboxHostOptions = {}): Promise
 
   let slots = 0;
   let closing: Promise<void> | null = null;
+  const live = new Set<Promise<void>>();
+  const settled = async (): Promise<void> => {
+    while (live.size > 0) await Promise.all([...live]);
+  };
   const uidPool = openUidPool(join(runDir, 'uids'), uids);
   const plan = { hostRoot, etcDir: join(dir, 'etc'), runtimeDir: join(dir, 'runtime') };
   return {
@@ -138,8 +148,14 @@ export async function openSandboxHost(options: SandboxHostOptions = {}): Promise
       command: [SANDBOX_PATHS.node, `${SANDBOX_PATHS.runtime}/init.cjs`, '--sandbox'],
     }),
     openSeccomp: () => libc.open(join(dir, 'seccomp.bpf')),
+    track(closed) {
+      live.add(closed);
+      void closed.finally(() => live.delete(closed));
+    },
+    settled,
     close() {
       closing ??= (async () => {
+        await Promise.race([settled(), new Promise((resolve) => setTimeout(resolve, CLOSE_WAIT_MS).unref())]);
         await cgroups.close();
         unmountAndRemove(dir);
         unmountAndRemove(stagingDir);

@@ -1,14 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readlinkSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import type { Socket } from 'node:net';
+import { availableParallelism } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { PidboxError } from '../../contracts/pidbox-error.js';
 import * as libc from '../../native/libc.js';
 import { ProtocolError, lineDecoder, parseInitMessage, type InitToWorker, type RunSpec } from '../init/protocol.js';
 import { exitCodeOf, signalNumber } from '../init/signals.js';
 import { bwrapArguments } from './bwrap-args.js';
-import type { SandboxCgroup } from './cgroups.js';
+import type { CgroupUsage, SandboxCgroup } from './cgroups.js';
 import type { SandboxHost } from './sandbox-host.js';
 import type { Slot } from './slot.js';
 
@@ -36,7 +36,11 @@ export type SandboxCeilings = Pick<SandboxLimits, 'memoryMb' | 'maxProcesses' | 
 export const DEFAULT_SANDBOX_CEILINGS: SandboxCeilings = { memoryMb: 2048, maxProcesses: 1024, cpus: availableParallelism(), tmpMb: 1024 };
 
 export interface SandboxOptions {
-  /** What to run; omit it to start a sandbox that waits, and call `run()` later. */
+  /**
+   * What to run as soon as the sandbox is ready, under `limits`, with the call (and its timeout)
+   * begun right before. Omit it to start a sandbox that waits, and call `limit`, `beginCall` and
+   * `run` later.
+   */
   run?: RunSpec;
   /** The function's folder, mounted read-only at /var/task now; or later with `mountTask`. */
   taskDir?: string;
@@ -44,14 +48,20 @@ export interface SandboxOptions {
   bundle?: string;
   /** `loopback` (default): a network namespace with only `lo`; `host`: the worker's network. */
   network?: 'loopback' | 'host';
-  /** Limits; /tmp's size is fixed at the start, the rest applies from `run`. Default: DEFAULT_SANDBOX_LIMITS. */
+  /** Limits; /tmp's size is fixed at the start, the rest applies with `limit` (at once with `run`). Default: DEFAULT_SANDBOX_LIMITS. */
   limits?: SandboxLimits;
   /** Give the init a descriptor 4 that becomes the function's descriptor 3. Default: false. */
   resultChannel?: boolean;
-  /** Wall-clock limit from `run`, after which the function's group gets SIGTERM. Default: none. */
+  /** Wall-clock limit of a call, from `beginCall`, after which the function's group gets SIGTERM. Default: none. */
   timeoutMs?: number;
   /** Time between SIGTERM and SIGKILL of the init, on timeout or `stop()`. Default: 2000. */
   killGraceMs?: number;
+  /**
+   * Its share of the CPU against other sandboxes while it starts (cgroup weight: 100 is a fair
+   * share; a pre-started one starts at 10, so that it takes no core from a running call, and gets
+   * 100 when a call takes it). Default: 100.
+   */
+  cpuWeight?: number;
 }
 
 export interface SandboxOutcome {
@@ -69,16 +79,14 @@ export interface SandboxOutcome {
   zombiesReaped: number;
   /** Most processes and threads of the function at once (the pids cgroup's peak; sampled where the kernel keeps none). */
   peakProcesses: number;
-  /** CPU time of the function's processes (user + system), ms. */
+  /** CPU time of the sandbox's processes during the call (user + system), ms. */
   cpuMs: number;
-  /** Most memory the function's processes used at once (its /tmp included), bytes; null where the kernel keeps no peak. */
+  /** Most memory of the function's processes at once during the call (its /tmp included), bytes; null where the kernel keeps no peak. */
   memoryPeakBytes: number | null;
-  /** Spawn of the sandbox → function started. */
+  /** Spawn of the sandbox → function started (or the call begun, when later). */
   startMs: number;
-  /** Function started → function exited (or the sandbox killed). */
+  /** Function started (or the call begun) → function exited (or the sandbox killed). */
   runMs: number;
-  /** Spawn → the init's exit and the end of all its output. */
-  durationMs: number;
   /** pid of the function inside the namespace (PID 1 is the init), 0 when it never started. */
   functionPid: number;
   /** When each step happened, in epoch milliseconds (for spans made after the fact); 0 when it did not. */
@@ -88,35 +96,60 @@ export interface SandboxOutcome {
 export interface SandboxMarks {
   spawnedAt: number;
   readyAt: number;
+  /** The call began (`beginCall`). */
+  calledAt: number;
+  /** The function's process started. */
   startedAt: number;
   exitedAt: number;
-  closedAt: number;
+  /** The outcome was known: the exit reported and the output read to its last byte. */
+  settledAt: number;
 }
 
 export interface Sandbox {
-  /** Host pid of the init (PID 1 inside); 0 until `ready`. */
+  /** Host pid of the init (PID 1 inside); 0 until `spawned`. */
   readonly pid: number;
-  /** `pid:[inode]` of the sandbox's pid namespace; '' until `ready`. */
+  /** `pid:[inode]` of the sandbox's pid namespace; '' until `spawned`. */
   readonly pidNamespace: string;
   readonly stdin: Writable;
   readonly stdout: Readable;
   readonly stderr: Readable;
-  /** The function's descriptor 3, when `resultChannel` was asked for. */
-  readonly result: Readable | null;
+  /** The function's descriptor 3, when `resultChannel` was asked for: a socket, both ways. */
+  readonly result: Socket | null;
   /** Resolves once the sandbox exists and `pid` and `pidNamespace` are known, while its init is still starting. */
   readonly spawned: Promise<void>;
   /** Resolves when the sandbox is set up (namespaces, root, cgroup, seccomp) and its init waits or runs. */
   readonly ready: Promise<void>;
-  /** Resolves when everything has ended and is cleaned up; rejects only when the runner failed, never for the function. */
+  /**
+   * Resolves once the function has exited and all it wrote has been read, before the sandbox is torn
+   * down; rejects only when the runner failed, never for the function.
+   */
   readonly outcome: Promise<SandboxOutcome>;
+  /** Resolves once the sandbox is gone and its cgroup and slot removed. Never rejects. */
+  readonly closed: Promise<void>;
   /** Mounts the function's folder at /var/task of a sandbox started without one. */
   mountTask(folder: string): void;
-  /** Hands a waiting sandbox what to run (after `ready`). */
-  run(spec: RunSpec, limits?: SandboxLimits): void;
+  /** Mounts a node function's bundle at /var/bundle/index.mjs of a sandbox started without one. */
+  mountBundle(file: string): void;
+  /** Applies limits, on top of what the init used when it became ready (after `ready`). */
+  limit(limits: SandboxLimits): void;
+  /** Begins the call: CPU time and the memory peak are counted from now, and the timeout runs. */
+  beginCall(timeoutMs?: number): void;
+  /** Starts the function's process (after `ready`); once. */
+  run(spec: RunSpec): void;
   /** Sends a signal to the function's process group (through the init); SIGKILL ends the init itself. */
   kill(signal?: NodeJS.Signals): void;
   /** SIGTERM to the function, then SIGKILL to the init after the grace period. */
   stop(): void;
+  /** Memory its processes use now, bytes (0 when it cannot be read). */
+  memoryBytes(): number;
+  /**
+   * The call's answer is complete (a node function's result has come whole): the outcome is known
+   * once the logs are read, as an exit with code 0, and the sandbox is ended without waiting for
+   * the function's process to exit on its own.
+   */
+  answered(): void;
+  /** Its share of the CPU against other sandboxes (cgroup weight, 100 by default): see SandboxOptions.cpuWeight. */
+  setCpuWeight(weight: number): void;
 }
 
 // Descriptors of bubblewrap: 0–2 stdio, 3 the control socket, 4 the result channel, then these.
@@ -124,6 +157,8 @@ const SECCOMP_FD = 5;
 const INFO_FD = 6;
 /** Most of bubblewrap's stderr kept to explain a sandbox that failed to start. */
 const SETUP_ERROR_BYTES = 4096;
+/** A sandbox that has told its end but does not go is killed after this long. */
+const TEARDOWN_GRACE_MS = 2000;
 
 /**
  * Starts a sandbox: bubblewrap, as the sandbox's unprivileged uid, makes its namespaces and root
@@ -140,6 +175,7 @@ export function spawnSandbox(host: SandboxHost, options: SandboxOptions = {}): S
     if (options.taskDir) slot.mountTask(options.taskDir);
     if (options.bundle) slot.mountBundle(options.bundle);
     cgroup = host.cgroups.create(`sandbox-${slot.dir.slice(slot.dir.lastIndexOf('/') + 1)}`);
+    if (options.cpuWeight !== undefined) cgroup.setCpuWeight(options.cpuWeight);
     const seccompFd = host.openSeccomp();
     try {
       child = spawn(host.bwrap, bwrapArguments(host.containmentPlan(slot, {
@@ -161,7 +197,9 @@ export function spawnSandbox(host: SandboxHost, options: SandboxOptions = {}): S
     void cgroup?.remove();
     throw new PidboxError('SANDBOX_SPAWN_FAILED', `the sandbox could not be started: ${(error as Error).message}`, error);
   }
-  return new SandboxHandle(child, options, limits, slot, cgroup, performance.now());
+  const sandbox = new SandboxHandle(child, options, limits, slot, cgroup, performance.now());
+  host.track(sandbox.closed);
+  return sandbox;
 }
 
 class SandboxHandle implements Sandbox {
@@ -170,15 +208,21 @@ class SandboxHandle implements Sandbox {
   readonly stdin: Writable;
   readonly stdout: Readable;
   readonly stderr: Readable;
-  readonly result: Readable | null;
+  readonly result: Socket | null;
   readonly spawned: Promise<void>;
   readonly ready: Promise<void>;
   readonly outcome: Promise<SandboxOutcome>;
+  readonly closed: Promise<void>;
 
   private readonly control: Socket;
   private resolveSpawned!: () => void;
-  private runAt = 0;
+  private resolveReady!: () => void;
+  private rejectReady!: (error: Error) => void;
+  private resolveOutcome!: (outcome: SandboxOutcome) => void;
+  private rejectOutcome!: (error: Error) => void;
+  private resolveClosed!: () => void;
   private readyAt = 0;
+  private calledAt = 0;
   private functionPid = 0;
   private functionStartedAt = 0;
   private functionExitedAt = 0;
@@ -188,12 +232,14 @@ class SandboxHandle implements Sandbox {
   private timedOut = false;
   private killedByUs = false;
   private sentRun = false;
+  private settled = false;
   private protocolError: ProtocolError | null = null;
   private setupError = '';
-  private baseline = { cpuNanos: 0, memoryBytes: 0, tasks: 0 };
+  /** What the init alone used when it became ready: limits go on top of it. */
+  private initUsage = { memoryBytes: 0, tasks: 0 };
+  /** CPU time when the call began: the call's own is counted from there. */
+  private callCpuNanos = 0;
   private timers: NodeJS.Timeout[] = [];
-  private resolveReady!: () => void;
-  private rejectReady!: (error: Error) => void;
 
   constructor(
     private readonly child: ChildProcess,
@@ -212,17 +258,22 @@ class SandboxHandle implements Sandbox {
     this.stdout = child.stdio[1] as Readable;
     this.stderr = child.stdio[2] as Readable;
     this.control = child.stdio[3] as Socket;
-    this.result = (child.stdio[4] as Readable | null) ?? null;
+    this.result = (child.stdio[4] as Socket | null) ?? null;
     // A function that does not read its stdin must not crash the worker with EPIPE.
     this.stdin.on('error', () => {});
+    this.result?.on('error', () => {});
+    this.spawned = new Promise((resolve) => (this.resolveSpawned = resolve));
     this.ready = new Promise((resolve, reject) => {
       this.resolveReady = resolve;
       this.rejectReady = reject;
     });
-    this.ready.catch(() => {});
-    this.spawned = new Promise((resolve) => (this.resolveSpawned = resolve));
-    // A sandbox that never came to exist has nothing to wait for: `ready` says why.
     this.ready.catch(() => this.resolveSpawned());
+    this.outcome = new Promise((resolve, reject) => {
+      this.resolveOutcome = resolve;
+      this.rejectOutcome = reject;
+    });
+    this.outcome.catch(() => {});
+    this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
     // Until the init is ready, bubblewrap's own complaints arrive on stderr: keep them to say why.
     const onSetupError = (chunk: Buffer): void => {
       if (this.setupError.length < SETUP_ERROR_BYTES) this.setupError += chunk.toString('utf8');
@@ -240,35 +291,53 @@ class SandboxHandle implements Sandbox {
       }
     });
     this.control.on('error', () => {});
-    this.outcome = new Promise((resolve, reject) => {
-      child.on('error', (error) => reject(new PidboxError('SANDBOX_SPAWN_FAILED', error.message, error)));
-      child.on('close', (code, signal) => {
-        for (const timer of this.timers) clearTimeout(timer);
-        // Only settles it when the sandbox ended before it was ready (a resolved promise stays so).
-        this.rejectReady(this.notReady(code, signal));
-        this.finish(code, signal).then(resolve, reject);
-      });
-    });
-    if (options.run) void this.ready.then(() => this.run(options.run!), () => {});
+    child.on('error', (error) => this.rejectOutcome(new PidboxError('SANDBOX_SPAWN_FAILED', error.message, error)));
+    child.on('close', (code, signal) => void this.onClose(code, signal));
+    if (options.run) {
+      const spec = options.run;
+      void this.ready.then(() => {
+        this.limit(limits);
+        this.beginCall(options.timeoutMs);
+        this.run(spec);
+      }, () => {});
+    }
   }
 
   mountTask(folder: string): void {
     this.slot.mountTask(folder);
   }
 
-  run(spec: RunSpec, limits: SandboxLimits = this.limits): void {
-    if (this.sentRun) throw new PidboxError('SANDBOX_BUSY', 'this sandbox was already given a function to run');
-    if (!this.initReady || !this.joined) throw new PidboxError('SANDBOX_BUSY', 'this sandbox is not ready yet');
-    this.sentRun = true;
-    this.applyLimits(limits);
-    this.runAt = performance.now();
-    this.control.write(`${JSON.stringify({ type: 'run', spec: { ...spec, maxOpenFiles: limits.maxOpenFiles } })}\n`);
-    if (this.options.timeoutMs !== undefined && this.options.timeoutMs > 0) {
+  mountBundle(file: string): void {
+    this.slot.mountBundle(file);
+  }
+
+  limit(limits: SandboxLimits): void {
+    this.assertReady();
+    this.cgroup.setLimits({
+      memoryBytes: this.initUsage.memoryBytes + limits.memoryMb * 1024 * 1024,
+      maxTasks: this.initUsage.tasks + limits.maxProcesses,
+      cpus: limits.cpus,
+    });
+  }
+
+  beginCall(timeoutMs?: number): void {
+    this.assertReady();
+    this.calledAt = performance.now();
+    this.callCpuNanos = this.cgroup.usage().cpuNanos;
+    this.cgroup.resetPeaks();
+    if (timeoutMs !== undefined && timeoutMs > 0) {
       this.timers.push(setTimeout(() => {
         this.timedOut = true;
         this.stop();
-      }, this.options.timeoutMs));
+      }, timeoutMs));
     }
+  }
+
+  run(spec: RunSpec): void {
+    if (this.sentRun) throw new PidboxError('SANDBOX_BUSY', 'this sandbox was already given a function to run');
+    this.assertReady();
+    this.sentRun = true;
+    this.control.write(`${JSON.stringify({ type: 'run', spec: { ...spec, maxOpenFiles: spec.maxOpenFiles ?? this.limits.maxOpenFiles } })}\n`);
   }
 
   kill(signal: NodeJS.Signals = 'SIGTERM'): void {
@@ -291,16 +360,31 @@ class SandboxHandle implements Sandbox {
     this.timers.push(setTimeout(() => this.kill('SIGKILL'), grace));
   }
 
-  /** The function gets its limits on top of what the init itself uses, measured now. */
-  private applyLimits(limits: SandboxLimits): void {
-    const now = this.cgroup.usage();
-    this.baseline = { cpuNanos: now.cpuNanos, memoryBytes: now.memoryBytes, tasks: now.tasks };
-    this.cgroup.setLimits({
-      memoryBytes: now.memoryBytes + limits.memoryMb * 1024 * 1024,
-      maxTasks: now.tasks + limits.maxProcesses,
-      cpus: limits.cpus,
-    });
-    this.cgroup.resetPeaks();
+  answered(): void {
+    if (this.exited || this.settled) return;
+    this.functionExitedAt = performance.now();
+    this.exited = { type: 'exited', code: 0, signal: null, zombiesReaped: 0, peakProcesses: 0 };
+    this.settleWhenRead(() => this.kill('SIGKILL'));
+  }
+
+  setCpuWeight(weight: number): void {
+    try {
+      this.cgroup.setCpuWeight(weight);
+    } catch {
+      // The sandbox has gone.
+    }
+  }
+
+  memoryBytes(): number {
+    try {
+      return this.cgroup.usage().memoryBytes;
+    } catch {
+      return 0;
+    }
+  }
+
+  private assertReady(): void {
+    if (!this.initReady || !this.joined) throw new PidboxError('SANDBOX_BUSY', 'this sandbox is not ready yet');
   }
 
   private readInfo(info: Readable): void {
@@ -329,8 +413,10 @@ class SandboxHandle implements Sandbox {
   }
 
   private settleReady(): void {
-    if (!this.initReady || !this.joined) return;
+    if (!this.initReady || !this.joined || this.readyAt) return;
     this.readyAt = performance.now();
+    const usage = this.cgroup.usage();
+    this.initUsage = { memoryBytes: usage.memoryBytes, tasks: usage.tasks };
     this.resolveReady();
   }
 
@@ -350,8 +436,28 @@ class SandboxHandle implements Sandbox {
         if (!this.sentRun || this.exited) throw new ProtocolError('the init reported an exit out of order');
         this.functionExitedAt = performance.now();
         this.exited = message;
+        this.settleWhenRead();
         break;
     }
+  }
+
+  /**
+   * The function has exited, and the init has ended what it left: every byte it wrote is in the
+   * pipes. Once the worker has read them all (nothing left to read on any of its ends), the
+   * outcome is known, without waiting for the namespaces to be torn down.
+   */
+  private settleWhenRead(then?: () => void): void {
+    const streams = [this.stdout, this.stderr, this.result].filter((s): s is Readable => s !== null);
+    const check = (): void => {
+      if (this.settled) return;
+      if (streams.every((stream) => unread(stream) === 0)) {
+        this.settle(null, null);
+        then?.();
+        return;
+      }
+      this.timers.push(setTimeout(check, 1));
+    };
+    setImmediate(check);
   }
 
   /** Anything that breaks the protocol ends the sandbox; the invocation fails with SANDBOX_PROTOCOL_ERROR. */
@@ -369,63 +475,105 @@ class SandboxHandle implements Sandbox {
     );
   }
 
-  private async finish(code: number | null, signal: NodeJS.Signals | null): Promise<SandboxOutcome> {
-    const now = performance.now();
-    let usage: ReturnType<SandboxCgroup['usage']> | null = null;
+  private async onClose(code: number | null, signal: NodeJS.Signals | null): Promise<void> {
+    for (const timer of this.timers) clearTimeout(timer);
+    // Only settles it when the sandbox ended before it was ready (a resolved promise stays so).
+    this.rejectReady(this.notReady(code, signal));
+    this.resolveSpawned();
+    if (!this.settled) this.settle(code, signal);
     try {
-      usage = this.cgroup.usage();
       // The init's exit ended the namespace; what the kernel is still tearing down goes now.
       this.cgroup.killAll();
-    } finally {
-      this.slot.remove();
-      await this.cgroup.remove();
+    } catch {
+      // Gone already.
+    }
+    this.slot.remove();
+    await this.cgroup.remove().catch(() => {});
+    this.resolveClosed();
+  }
+
+  /** The outcome, from the init's report when there is one, else from how bubblewrap ended. */
+  private settle(code: number | null, signal: NodeJS.Signals | null): void {
+    this.settled = true;
+    const now = performance.now();
+    let usage: CgroupUsage | null = null;
+    try {
+      usage = this.cgroup.usage();
+    } catch {
+      // The cgroup could not be read: the figures stay empty.
+    }
+    if (!this.child.killed && this.child.exitCode === null) {
+      // A sandbox that has said its last word but lingers (a hostile init) goes after a grace.
+      const linger = setTimeout(() => this.kill('SIGKILL'), TEARDOWN_GRACE_MS);
+      linger.unref();
+      this.timers.push(linger);
     }
     if (this.protocolError) {
-      throw new PidboxError('SANDBOX_PROTOCOL_ERROR', `the sandbox broke the protocol and was ended: ${this.protocolError.message}`, this.protocolError);
+      this.rejectOutcome(new PidboxError('SANDBOX_PROTOCOL_ERROR', `the sandbox broke the protocol and was ended: ${this.protocolError.message}`, this.protocolError));
+      return;
     }
-    const functionStarted = this.functionStartedAt || this.runAt || now;
+    const callStarted = Math.max(this.functionStartedAt, this.calledAt) || now;
     const functionEnded = this.functionExitedAt || now;
     const outOfMemory = (usage?.oomKills ?? 0) > 0;
     const common = {
       timedOut: this.timedOut,
       outOfMemory,
       pidNamespace: this.pidNamespace,
-      cpuMs: usage ? round(Math.max(0, usage.cpuNanos - this.baseline.cpuNanos) / 1e6) : 0,
-      memoryPeakBytes: usage?.memoryPeakBytes != null ? Math.max(0, usage.memoryPeakBytes - this.baseline.memoryBytes) : null,
-      startMs: round(functionStarted - this.startedAt),
-      runMs: round(Math.max(0, functionEnded - functionStarted)),
-      durationMs: round(now - this.startedAt),
+      cpuMs: usage && this.calledAt ? round(Math.max(0, usage.cpuNanos - this.callCpuNanos) / 1e6) : 0,
+      memoryPeakBytes: usage?.memoryPeakBytes != null ? Math.max(0, usage.memoryPeakBytes - this.initUsage.memoryBytes) : null,
+      startMs: round(callStarted - this.startedAt),
+      runMs: round(Math.max(0, functionEnded - callStarted)),
       functionPid: this.functionPid,
       marks: {
         spawnedAt: epoch(this.startedAt),
         readyAt: epoch(this.readyAt),
+        calledAt: epoch(this.calledAt),
         startedAt: epoch(this.functionStartedAt),
         exitedAt: epoch(this.functionExitedAt),
-        closedAt: epoch(now),
+        settledAt: epoch(now),
       },
     };
-    const peak = (sampled: number): number => (usage?.tasksPeak != null ? Math.max(0, usage.tasksPeak - this.baseline.tasks) : sampled);
+    const peak = (sampled: number): number => (usage?.tasksPeak != null ? Math.max(0, usage.tasksPeak - this.initUsage.tasks) : sampled);
     if (this.exited) {
       const exit = { code: this.exited.code, signal: this.exited.signal };
-      return {
+      this.resolveOutcome({
         ...exit,
         exitCode: exitCodeOf({ code: exit.code, signal: exit.signal === null ? null : signalNumber(exit.signal) }),
         zombiesReaped: this.exited.zombiesReaped,
         peakProcesses: peak(Math.max(0, this.exited.peakProcesses - 1)),
         ...common,
-      };
+      });
+      return;
     }
     // bubblewrap reports a child killed by a signal as 128 + the signal.
     const killed = signal === 'SIGKILL' || code === 137;
     if (killed && (this.killedByUs || this.timedOut || outOfMemory)) {
       // The init was killed before the function ended (by us, or by the OOM killer): the function died with the namespace.
-      return { code: null, signal: 'SIGKILL', exitCode: 137, zombiesReaped: 0, peakProcesses: peak(0), ...common };
+      this.resolveOutcome({ code: null, signal: 'SIGKILL', exitCode: 137, zombiesReaped: 0, peakProcesses: peak(0), ...common });
+      return;
     }
-    if (!this.initReady || !this.joined) throw this.notReady(code, signal);
-    throw new PidboxError(
+    if (!this.initReady || !this.joined) {
+      this.rejectOutcome(this.notReady(code, signal));
+      return;
+    }
+    this.rejectOutcome(new PidboxError(
       'SANDBOX_INIT_FAILED',
       `the sandbox init ended without reporting the function's exit (code ${code}, signal ${signal})`,
-    );
+    ));
+  }
+}
+
+/** Bytes of a stream not yet handed on: buffered by the stream, or waiting in the kernel (0 once it has ended). */
+function unread(stream: Readable): number {
+  if (stream.readableEnded || stream.destroyed) return 0;
+  // Read from the kernel but not yet handed on (a paused stream holds it).
+  if (stream.readableLength > 0) return stream.readableLength;
+  const fd = (stream as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  if (fd === undefined || fd < 0) return 0;
+  try {
+    return libc.bytesReadable(fd);
+  } catch {
+    return 0;
   }
 }
 
