@@ -231,6 +231,7 @@ class SandboxHandle implements Sandbox {
   private joined = false;
   private timedOut = false;
   private killedByUs = false;
+  private killWhenSpawned = false;
   private sentRun = false;
   private settled = false;
   private protocolError: ProtocolError | null = null;
@@ -343,12 +344,15 @@ class SandboxHandle implements Sandbox {
   kill(signal: NodeJS.Signals = 'SIGTERM'): void {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     if (signal === 'SIGKILL') this.killedByUs = true;
-    // Before the init's host pid is known nothing runs yet: SIGKILL to bubblewrap ends it all
-    // (its child, the init, has bubblewrap's death as its parent-death signal).
-    const target = this.pid || (signal === 'SIGKILL' ? this.child.pid : 0);
-    if (!target) return;
+    if (!this.pid) {
+      // Before its host pid is known the sandbox is still being made. SIGKILL to bubblewrap alone
+      // could leave its child behind (the parent-death signal is set late in its setup): the
+      // sandbox's PID 1 is killed as soon as bubblewrap names it (readInfo); nothing runs before.
+      if (signal === 'SIGKILL') this.killWhenSpawned = true;
+      return;
+    }
     try {
-      process.kill(target, signalNumber(signal));
+      process.kill(this.pid, signalNumber(signal));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
     }
@@ -399,6 +403,10 @@ class SandboxHandle implements Sandbox {
       this.pid = pid;
       this.pidNamespace = readNamespace(pid);
       this.resolveSpawned();
+      if (this.killWhenSpawned) {
+        this.kill('SIGKILL');
+        return;
+      }
       this.cgroup.join(pid).then(
         () => {
           this.joined = true;
