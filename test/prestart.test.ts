@@ -163,6 +163,21 @@ describe('the pool', { timeout: 120_000 }, () => {
     assert.ok(most <= 2, `at most 2 ready at once: ${most}`);
   });
 
+  test("answers every node call of a crowd, warm or cold, however the answer and the init's exit report race", async (t) => {
+    // A node call is over once its result is complete; the init's report of the host's exit comes
+    // just after, and on a loaded machine it can overtake the outcome's settling.
+    const sandboxes = pool({ maxSandboxes: 4, reserve: 1 });
+    t.after(() => sandboxes.close());
+    const samples = new FunctionRegistry(SAMPLES);
+    const results: FunctionResult[] = [];
+    for (let round = 0; round < 4; round++) {
+      results.push(...(await Promise.all(Array.from({ length: 16 }, (_, i) => invoke(samples, 'hello', { pool: sandboxes }, `n${round}-${i}`)))));
+    }
+    const failed = results.filter((r) => r.status !== 'succeeded').map((r) => `${r.status}: ${r.error?.code} ${r.error?.message}`);
+    assert.deepEqual(failed, []);
+    assert.deepEqual(results.map((r) => json<{ message: string }>(r).message), Array.from({ length: 64 }, (_, i) => `Hello, n${Math.floor(i / 16)}-${i % 16}!`));
+  });
+
   test("ends a changed function's sandboxes before a call could take them", async (t) => {
     const root = mkdtempSync(join(tmpdir(), 'pidbox-prestart-functions-'));
     t.after(() => rmSync(root, { recursive: true, force: true }));

@@ -227,6 +227,8 @@ class SandboxHandle implements Sandbox {
   private functionStartedAt = 0;
   private functionExitedAt = 0;
   private exited: Extract<InitToWorker, { type: 'exited' }> | null = null;
+  /** The worker took the function's complete result as its answer (answered()). */
+  private answeredEarly = false;
   private initReady = false;
   private joined = false;
   private timedOut = false;
@@ -366,6 +368,7 @@ class SandboxHandle implements Sandbox {
 
   answered(): void {
     if (this.exited || this.settled) return;
+    this.answeredEarly = true;
     this.functionExitedAt = performance.now();
     this.exited = { type: 'exited', code: 0, signal: null, zombiesReaped: 0, peakProcesses: 0 };
     this.settleWhenRead(() => this.kill('SIGKILL'));
@@ -441,6 +444,9 @@ class SandboxHandle implements Sandbox {
         this.functionPid = message.pid;
         break;
       case 'exited':
+        // The answer was complete before the init's report came (or before the outcome settled on
+        // it): the call is over, and what the host did after answering does not change its outcome.
+        if (this.answeredEarly) break;
         if (!this.sentRun || this.exited) throw new ProtocolError('the init reported an exit out of order');
         this.functionExitedAt = performance.now();
         this.exited = message;
