@@ -163,6 +163,15 @@ describe('the pool', { timeout: 120_000 }, () => {
     assert.ok(most <= 2, `at most 2 ready at once: ${most}`);
   });
 
+  test('keeps to its memory bound: what does not fit is not started', async (t) => {
+    // 100 MiB holds two exec sandboxes (40 MB each, at least) but not a node one (90 MB) on top.
+    const sandboxes = pool({ maxSandboxes: 8, maxMemoryMb: 100, reserve: 2 });
+    t.after(() => sandboxes.close());
+    await readyFor(sandboxes, '*exec', 2);
+    await new Promise((resolve) => setTimeout(resolve, 2500)); // two maintenance turns
+    assert.deepEqual(sandboxes.figures().ready, { '*exec': 2 });
+  });
+
   test("answers every node call of a crowd, warm or cold, however the answer and the init's exit report race", async (t) => {
     // A node call is over once its result is complete; the init's report of the host's exit comes
     // just after, and on a loaded machine it can overtake the outcome's settling.

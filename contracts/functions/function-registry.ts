@@ -130,11 +130,19 @@ function readConfigText(file: string): string | null {
     throw invalid(file, `cannot be read (${code ?? 'unknown error'})`);
   }
   try {
-    if (!fstatSync(fd).isFile()) throw invalid(file, 'is not a regular file');
-    const buffer = Buffer.alloc(MAX_CONFIG_BYTES + 1);
+    const stats = fstatSync(fd);
+    if (!stats.isFile()) throw invalid(file, 'is not a regular file');
+    // Sized by what fstat says (a few hundred bytes, read at every look-up), grown if it grows.
+    let buffer = Buffer.allocUnsafe(Math.min(MAX_CONFIG_BYTES, stats.size) + 1);
     let length = 0;
     try {
-      while (length < buffer.length) {
+      for (;;) {
+        if (length === buffer.length) {
+          if (buffer.length > MAX_CONFIG_BYTES) break;
+          const larger = Buffer.allocUnsafe(Math.min(MAX_CONFIG_BYTES + 1, buffer.length * 2));
+          buffer.copy(larger, 0, 0, length);
+          buffer = larger;
+        }
         const n = readSync(fd, buffer, length, buffer.length - length, null);
         if (n === 0) break;
         length += n;

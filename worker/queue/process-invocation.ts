@@ -160,6 +160,7 @@ async function processInSpan(
   } finally {
     deps.running.end(id);
     deps.slots.release(fn.name);
+    deps.sandboxPool?.callEnded();
   }
 }
 
