@@ -2,7 +2,7 @@
 // (every sandbox). When one is missing: as root with apt-get, install Debian's package; otherwise
 // say in one line what to install.
 import { spawnSync } from 'node:child_process';
-import { findExecutable } from '../queue/embedded-redis.js';
+import { findExecutable } from '../dev/embedded-redis.js';
 
 export type InstallPlan = 'ready' | 'install' | 'instruct';
 

@@ -1,16 +1,16 @@
 // `pidbox dev` (`npm start`): gateway and worker in one process, on a private redis-server (with a
 // password of its own) when REDIS_URL is unset; callbacks may reach loopback, where local receivers
 // listen. SIGINT/SIGTERM stops everything and leaves nothing running.
-import { startTelemetry } from '../contracts/telemetry/telemetry.js';
+import { startTelemetry } from '../telemetry/telemetry.js';
 import { loadGatewayConfig } from '../gateway/gateway-config.js';
 import { startGateway, type GatewayHandle } from '../gateway/start-gateway.js';
-import { startEmbeddedRedis, type EmbeddedRedis } from '../queue/embedded-redis.js';
-import { LOOPBACK_NETWORKS } from '../queue/queue-config.js';
-import { formatNetwork } from '../contracts/callbacks/callback-address.js';
-import { redact } from '../queue/redis-url.js';
-import { FunctionRegistry } from '../contracts/functions/function-registry.js';
-import { loadWorkerConfig } from '../worker/queue/worker-config.js';
-import { startWorker, type WorkerHandle } from '../worker/queue/start-worker.js';
+import { startEmbeddedRedis, type EmbeddedRedis } from '../dev/embedded-redis.js';
+import { LOOPBACK_NETWORKS } from '../config/queue-config.js';
+import { formatNetwork } from '../callbacks/callback-address.js';
+import { redact } from '../redis/redis-url.js';
+import { FunctionRegistry } from '../registry/function-registry.js';
+import { loadWorkerConfig } from '../worker/jobs/worker-config.js';
+import { startWorker, type WorkerHandle } from '../worker/jobs/start-worker.js';
 import { BUBBLEWRAP, REDIS_SERVER, ensureProgram } from './ensure-program.js';
 import { untilSignal } from './until-signal.js';
 

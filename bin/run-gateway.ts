@@ -1,8 +1,8 @@
 // `pidbox gateway`: the HTTP gateway alone, for production (workers run as `pidbox worker`).
 import { loadGatewayConfig } from '../gateway/gateway-config.js';
 import { startGateway } from '../gateway/start-gateway.js';
-import { startTelemetry } from '../contracts/telemetry/telemetry.js';
-import { redact } from '../queue/redis-url.js';
+import { startTelemetry } from '../telemetry/telemetry.js';
+import { redact } from '../redis/redis-url.js';
 import { untilSignal } from './until-signal.js';
 
 export async function runGateway(env: NodeJS.ProcessEnv): Promise<number> {

@@ -1,11 +1,11 @@
 // `pidbox worker`: runs invocations from the queue, each in a fresh sandbox. As many as you like,
 // on as many hosts; each needs root to mount its sandboxes' folders and create their cgroups (it
 // stops at start, saying why, when it cannot).
-import { startTelemetry } from '../contracts/telemetry/telemetry.js';
-import { redact } from '../queue/redis-url.js';
+import { startTelemetry } from '../telemetry/telemetry.js';
+import { redact } from '../redis/redis-url.js';
 import { startMetricsServer } from '../worker/metrics-server.js';
-import { loadWorkerConfig } from '../worker/queue/worker-config.js';
-import { startWorker } from '../worker/queue/start-worker.js';
+import { loadWorkerConfig } from '../worker/jobs/worker-config.js';
+import { startWorker } from '../worker/jobs/start-worker.js';
 import { untilSignal } from './until-signal.js';
 
 export async function runWorker(env: NodeJS.ProcessEnv): Promise<number> {

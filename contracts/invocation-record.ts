@@ -1,6 +1,6 @@
 // What `GET /invocations/{id}` returns, what a `record` callback POSTs, and what `GET /batches/{id}`
 // returns. The worker writes the parts of a record as the invocation goes (queued → running → final);
-// queue/invocation-store.ts reads them back into this shape.
+// redis/invocation-store.ts reads them back into this shape.
 import type { InvocationStatus } from './invocation.js';
 
 export interface RecordResponse {

@@ -1,5 +1,5 @@
 // The data of the jobs the gateway puts on the queues and the worker takes off them. Defined once,
-// as a tagged union; the worker receives every job through one switch (worker/queue/receive-job.ts).
+// as a tagged union; the worker receives every job through one switch (worker/jobs/receive-job.ts).
 import type { InvocationRequest } from './invocation.js';
 import { PidboxError } from './pidbox-error.js';
 

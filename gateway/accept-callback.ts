@@ -1,9 +1,9 @@
 // X-Callback-Url on the async routes, checked before anything else of the request: a URL that is
-// malformed or reaches an address callbacks may not (contracts/callbacks/) is answered 400
+// malformed or reaches an address callbacks may not (callbacks/) is answered 400
 // INVALID_CALLBACK_URL before an invocation id exists, and nothing is enqueued.
 import type { MiddlewareHandler } from 'hono';
 import type { BlockList } from 'node:net';
-import { checkCallbackUrl } from '../contracts/callbacks/callback-url.js';
+import { checkCallbackUrl } from '../callbacks/callback-url.js';
 import type { CallbackFormat } from '../contracts/job.js';
 import { PidboxError } from '../contracts/pidbox-error.js';
 import type { GatewayEnv } from './gateway-deps.js';

@@ -9,17 +9,17 @@ import {
   ATTR_FAAS_INVOCATION_ID, ATTR_FAAS_INVOKED_NAME, ATTR_MESSAGING_BATCH_MESSAGE_COUNT, ATTR_MESSAGING_DESTINATION_NAME,
   ATTR_MESSAGING_MESSAGE_ID, ATTR_MESSAGING_OPERATION_NAME, ATTR_MESSAGING_OPERATION_TYPE, ATTR_MESSAGING_SYSTEM,
   ATTR_PIDBOX_BATCH_ID,
-} from '../contracts/telemetry/attributes.js';
-import type { Telemetry } from '../contracts/telemetry/telemetry.js';
-import { injectContext, withSpan } from '../contracts/telemetry/tracing.js';
+} from '../contracts/span-attributes.js';
+import type { Telemetry } from '../telemetry/telemetry.js';
+import { injectContext, withSpan } from '../telemetry/tracing.js';
 import { PidboxError } from '../contracts/pidbox-error.js';
-import type { BatchStore } from '../queue/batch-store.js';
-import { finishInvocation, type FinishDeps } from '../queue/finish-invocation.js';
-import { invocationJobOptions, type InvocationQueues } from '../queue/invocation-queues.js';
-import { INVOCATIONS_QUEUE } from '../queue/redis-keys.js';
-import type { InvocationStore, NewInvocation } from '../queue/invocation-store.js';
-import { unrunResult } from '../queue/unrun-result.js';
-import type { FunctionInfo } from '../contracts/functions/function-registry.js';
+import type { BatchStore } from '../redis/batch-store.js';
+import { finishInvocation, type FinishDeps } from '../redis/finish-invocation.js';
+import { invocationJobOptions, type InvocationQueues } from '../redis/invocation-queues.js';
+import { INVOCATIONS_QUEUE } from '../redis/redis-keys.js';
+import type { InvocationStore, NewInvocation } from '../redis/invocation-store.js';
+import { unrunResult } from '../redis/unrun-result.js';
+import type { FunctionInfo } from '../registry/function-registry.js';
 import type { GatewayConfig } from './gateway-config.js';
 import { asPidboxError } from './http-errors.js';
 

@@ -1,7 +1,7 @@
 // `pidbox gateway`'s settings: a pure function of the environment (README, "Configuration").
 import { resolve } from 'node:path';
-import { invalidConfig, readInteger, readList, readString } from '../contracts/config-values.js';
-import { loadQueueConfig, type QueueConfig, type QueueDefaults } from '../queue/queue-config.js';
+import { invalidConfig, readInteger, readList, readString } from '../config/config-values.js';
+import { loadQueueConfig, type QueueConfig, type QueueDefaults } from '../config/queue-config.js';
 
 export interface GatewayConfig {
   queue: QueueConfig;

@@ -1,8 +1,8 @@
 // What the gateway's routes are given: built once by startGateway, passed explicitly.
 import type { Redis } from 'ioredis';
 import type { CallbackFormat } from '../contracts/job.js';
-import type { LogStore } from '../queue/log-store.js';
-import type { FunctionRegistry } from '../contracts/functions/function-registry.js';
+import type { LogStore } from '../redis/log-store.js';
+import type { FunctionRegistry } from '../registry/function-registry.js';
 import type { EnqueueDeps } from './enqueue-invocation.js';
 import type { InFlight } from './in-flight.js';
 import type { QueueDepth } from './queue-depth.js';

@@ -7,7 +7,7 @@ import { parseBusMessage } from '../contracts/bus-message.js';
 import { FINAL_STATUSES, type InvocationStatus } from '../contracts/invocation.js';
 import type { InvocationRecord } from '../contracts/invocation-record.js';
 import { PidboxError } from '../contracts/pidbox-error.js';
-import type { InvocationStore } from '../queue/invocation-store.js';
+import type { InvocationStore } from '../redis/invocation-store.js';
 
 export interface SyncWaitersOptions {
   /** A connection of its own: a subscribed connection can do nothing else. */

@@ -6,11 +6,11 @@ import { availableParallelism } from 'node:os';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { loadGatewayConfig } from '../gateway/gateway-config.js';
-import { LOOPBACK_NETWORKS, loadQueueConfig } from '../queue/queue-config.js';
-import { loadWorkerConfig } from '../worker/queue/worker-config.js';
+import { LOOPBACK_NETWORKS, loadQueueConfig } from '../config/queue-config.js';
+import { loadWorkerConfig } from '../worker/jobs/worker-config.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const CONFIG_SOURCES = ['queue/queue-config.ts', 'gateway/gateway-config.ts', 'worker/queue/worker-config.ts'];
+const CONFIG_SOURCES = ['config/queue-config.ts', 'gateway/gateway-config.ts', 'worker/jobs/worker-config.ts'];
 
 test('an empty environment gives every default', () => {
   const gateway = loadGatewayConfig({}, {}, '/srv');

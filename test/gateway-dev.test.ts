@@ -13,9 +13,9 @@ import { fileURLToPath } from 'node:url';
 import type { InvocationRecord } from '../contracts/invocation-record.js';
 import { FIXTURES } from './support/pidbox-stack.js';
 import { startTestRedis } from './support/redis-server.js';
-import { findExecutable } from '../queue/embedded-redis.js';
-import { createRedisClient } from '../queue/redis-client.js';
-import { redact } from '../queue/redis-url.js';
+import { findExecutable } from '../dev/embedded-redis.js';
+import { createRedisClient } from '../redis/redis-client.js';
+import { redact } from '../redis/redis-url.js';
 import { commandOf, isAlive, pidNamespaceOf, processesIn, stillRunning, waitFor } from './support/processes.js';
 import { cleanUpAfterKilledWorkers, staleSandboxState } from './support/sandbox-state.js';
 

@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import type { BatchRecord, InvocationRecord } from '../contracts/invocation-record.js';
-import { createRedisClient } from '../queue/redis-client.js';
+import { createRedisClient } from '../redis/redis-client.js';
 import { SAMPLES, startStack, type Stack } from './support/pidbox-stack.js';
 import { startTestRedis } from './support/redis-server.js';
 import { processesIn, sandboxProcesses, stillRunning, waitFor } from './support/processes.js';

@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { FunctionResult, InvocationRequest } from '../contracts/invocation.js';
 import { PidboxError } from '../contracts/pidbox-error.js';
-import { FunctionRegistry } from '../contracts/functions/function-registry.js';
+import { FunctionRegistry } from '../registry/function-registry.js';
 import { runFunction, type RunOptions } from '../worker/invoke/run-function.js';
 import { createNodeBuilder } from '../worker/runtimes/node-build.js';
 import { openSandboxHost, type SandboxHost } from '../worker/sandbox/sandbox-host.js';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { FunctionResult, InvocationRequest } from '../contracts/invocation.js';
-import { FunctionRegistry } from '../contracts/functions/function-registry.js';
+import { FunctionRegistry } from '../registry/function-registry.js';
 import { runFunction, type RunOptions } from '../worker/invoke/run-function.js';
 import { SandboxPool } from '../worker/invoke/sandbox-pool.js';
 import { createNodeBuilder } from '../worker/runtimes/node-build.js';

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import type { FunctionResult, InvocationRequest } from '../contracts/invocation.js';
 import { PidboxError } from '../contracts/pidbox-error.js';
-import { FunctionRegistry } from '../contracts/functions/function-registry.js';
+import { FunctionRegistry } from '../registry/function-registry.js';
 import { runFunction } from '../worker/invoke/run-function.js';
 import { openSandboxHost, type SandboxHost } from '../worker/sandbox/sandbox-host.js';
 import { createNodeBuilder } from '../worker/runtimes/node-build.js';

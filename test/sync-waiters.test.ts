@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { PidboxError } from '../contracts/pidbox-error.js';
 import { SyncWaiters } from '../gateway/sync-waiters.js';
-import type { EmbeddedRedis } from '../queue/embedded-redis.js';
-import { InvocationStore } from '../queue/invocation-store.js';
-import { closeRedisClient, createRedisClient } from '../queue/redis-client.js';
-import { redisKeys } from '../queue/redis-keys.js';
+import type { EmbeddedRedis } from '../dev/embedded-redis.js';
+import { InvocationStore } from '../redis/invocation-store.js';
+import { closeRedisClient, createRedisClient } from '../redis/redis-client.js';
+import { redisKeys } from '../redis/redis-keys.js';
 import { startTestRedis } from './support/redis-server.js';
 
 let redis: EmbeddedRedis;

@@ -4,10 +4,10 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import { createLogger } from '../contracts/telemetry/logger.js';
-import { createMetrics } from '../contracts/telemetry/metrics.js';
-import type { Telemetry } from '../contracts/telemetry/telemetry.js';
-import { loadTracingConfig, startTracing } from '../contracts/telemetry/tracing.js';
+import { createLogger } from '../telemetry/logger.js';
+import { createMetrics } from '../telemetry/metrics.js';
+import type { Telemetry } from '../telemetry/telemetry.js';
+import { loadTracingConfig, startTracing } from '../telemetry/tracing.js';
 import { startMetricsServer } from '../worker/metrics-server.js';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from './otlp/otlp-receiver.js';
 import { startStack, type Stack } from './support/pidbox-stack.js';

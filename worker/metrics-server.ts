@@ -3,7 +3,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { PidboxError } from '../contracts/pidbox-error.js';
-import type { Metrics } from '../contracts/telemetry/metrics.js';
+import type { Metrics } from '../telemetry/metrics.js';
 
 export interface MetricsServer {
   readonly url: string;

@@ -4,10 +4,10 @@ import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { FINAL_STATUSES } from '../../contracts/invocation.js';
 import { PidboxError } from '../../contracts/pidbox-error.js';
-import { afterFinish } from '../../queue/finish-invocation.js';
-import { renderLogEntry, type LogEntry } from '../../queue/log-store.js';
-import { closeRedisClient } from '../../queue/redis-client.js';
-import { unrunResult } from '../../queue/unrun-result.js';
+import { afterFinish } from '../../redis/finish-invocation.js';
+import { renderLogEntry, type LogEntry } from '../../redis/log-store.js';
+import { closeRedisClient } from '../../redis/redis-client.js';
+import { unrunResult } from '../../redis/unrun-result.js';
 import type { GatewayDeps, GatewayEnv } from '../gateway-deps.js';
 
 /** How long DELETE waits for a running invocation's worker to report it cancelled. */

@@ -2,7 +2,7 @@
 // and the OpenFaaS routes existing callers use (`/function/{name}`, `/async-function/{name}`).
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { networkList } from '../../contracts/callbacks/callback-address.js';
+import { networkList } from '../../callbacks/callback-address.js';
 import type { InvocationRequest } from '../../contracts/invocation.js';
 import { PidboxError } from '../../contracts/pidbox-error.js';
 import { acceptCallback } from '../accept-callback.js';

@@ -3,12 +3,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Telemetry } from '../../contracts/telemetry/telemetry.js';
-import type { EmbeddedRedis } from '../../queue/embedded-redis.js';
+import type { Telemetry } from '../../telemetry/telemetry.js';
+import type { EmbeddedRedis } from '../../dev/embedded-redis.js';
 import { loadGatewayConfig } from '../../gateway/gateway-config.js';
 import { startGateway, type GatewayHandle } from '../../gateway/start-gateway.js';
-import { loadWorkerConfig } from '../../worker/queue/worker-config.js';
-import { startWorker, type WorkerHandle } from '../../worker/queue/start-worker.js';
+import { loadWorkerConfig } from '../../worker/jobs/worker-config.js';
+import { startWorker, type WorkerHandle } from '../../worker/jobs/start-worker.js';
 import { startTestRedis } from './redis-server.js';
 
 export const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/functions', import.meta.url));

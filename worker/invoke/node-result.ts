@@ -4,7 +4,7 @@
 // the worker checks every field before it stores a byte: a result that breaks this shape fails the
 // invocation with SANDBOX_PROTOCOL_ERROR, and the function's spans are re-parented under the
 // invocation's trace whatever ids they claim.
-import type { RecordedSpan } from '../../contracts/telemetry/recorded-span.js';
+import type { RecordedSpan } from '../../contracts/recorded-span.js';
 import { ProtocolError } from '../init/protocol.js';
 
 export type NodeResult = { spans: RecordedSpan[] } & (

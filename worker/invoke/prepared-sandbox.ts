@@ -3,7 +3,7 @@
 // node host running too, with Request and Response loaded and — once a function is assigned — its
 // bundle imported. A call takes it, runs in it, and it is destroyed: nothing of one call can reach
 // the next. The cold path makes one the same way, right when the call comes.
-import type { FunctionInfo } from '../../contracts/functions/function-registry.js';
+import type { FunctionInfo } from '../../registry/function-registry.js';
 import type { SandboxHost } from '../sandbox/sandbox-host.js';
 import { SANDBOX_PATH, SANDBOX_PATHS, spawnSandbox, type Sandbox, type SandboxLimits } from '../sandbox/spawn-sandbox.js';
 import { LoadFailed, NodeHostChannel } from './node-host-channel.js';

@@ -1,8 +1,8 @@
 import type { FunctionResponse, FunctionResult, InvocationRequest } from '../../contracts/invocation.js';
 import { statSync } from 'node:fs';
 import { PidboxError, type ErrorCode } from '../../contracts/pidbox-error.js';
-import type { FunctionConfig } from '../../contracts/functions/function-config.js';
-import type { FunctionInfo } from '../../contracts/functions/function-registry.js';
+import type { FunctionConfig } from '../../contracts/function-config.js';
+import type { FunctionInfo } from '../../registry/function-registry.js';
 import { ProtocolError, type RunSpec } from '../init/protocol.js';
 import type { NodeBuilder } from '../runtimes/node-build.js';
 import type { SandboxHost } from '../sandbox/sandbox-host.js';
@@ -17,7 +17,7 @@ import { functionEnv } from './function-env.js';
 import { prepareSandbox, type SandboxShape } from './prepared-sandbox.js';
 import type { SandboxPool } from './sandbox-pool.js';
 import { traceSandbox, type SandboxTrace } from './sandbox-spans.js';
-import type { Tracing } from '../../contracts/telemetry/tracing.js';
+import type { Tracing } from '../../telemetry/tracing.js';
 
 export interface RunOptions {
   /** The worker's sandbox host (its mounts, cgroups, seccomp filter). */

@@ -5,8 +5,8 @@
 // function that changed has its old ones ended before a call could take them. A burst beyond what
 // is ready starts cold, as without a pool: it never waits for one.
 import { availableParallelism } from 'node:os';
-import type { FunctionInfo } from '../../contracts/functions/function-registry.js';
-import type { Logger } from '../../contracts/telemetry/logger.js';
+import type { FunctionInfo } from '../../registry/function-registry.js';
+import type { Logger } from '../../telemetry/logger.js';
 import type { NodeBuilder } from '../runtimes/node-build.js';
 import type { SandboxHost } from '../sandbox/sandbox-host.js';
 import type { SandboxLimits } from '../sandbox/spawn-sandbox.js';

@@ -3,9 +3,9 @@ import type { FunctionResult } from '../../contracts/invocation.js';
 import {
   ATTR_FAAS_NAME, ATTR_PIDBOX_CPU_MS, ATTR_PIDBOX_EXIT_SIGNAL, ATTR_PIDBOX_MEMORY_PEAK_BYTES, ATTR_PIDBOX_PEAK_PROCESSES, ATTR_PIDBOX_PID_NAMESPACE,
   ATTR_PIDBOX_RUNTIME, ATTR_PIDBOX_ZOMBIES_REAPED, ATTR_PROCESS_EXIT_CODE, ATTR_PROCESS_PID, ATTR_PROCESS_VPID,
-} from '../../contracts/telemetry/attributes.js';
-import { injectContext, markError, type Tracing } from '../../contracts/telemetry/tracing.js';
-import type { FunctionInfo } from '../../contracts/functions/function-registry.js';
+} from '../../contracts/span-attributes.js';
+import { injectContext, markError, type Tracing } from '../../telemetry/tracing.js';
+import type { FunctionInfo } from '../../registry/function-registry.js';
 import type { SandboxOutcome } from '../sandbox/spawn-sandbox.js';
 
 // The spans of one sandbox: `sandbox` (live, the whole life of the sandbox) and, made after the

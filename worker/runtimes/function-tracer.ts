@@ -9,7 +9,7 @@ import {
   type Exception, type Link, type Span, type SpanContext, type SpanOptions, type SpanStatus, type TimeInput,
   type Tracer, type TracerProvider,
 } from '@opentelemetry/api';
-import type { RecordedSpan } from '../../contracts/telemetry/recorded-span.js';
+import type { RecordedSpan } from '../../contracts/recorded-span.js';
 
 /** Most spans one invocation may record; more are dropped (and counted). */
 const MAX_SPANS = 1000;

@@ -4,7 +4,7 @@ import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { context } from 'esbuild';
 import { PidboxError } from '../../contracts/pidbox-error.js';
-import type { FunctionInfo } from '../../contracts/functions/function-registry.js';
+import type { FunctionInfo } from '../../registry/function-registry.js';
 import { confinedBuild } from './confined-build.js';
 
 // A node function's source (TypeScript or JavaScript, with its imports) is bundled by esbuild into

@@ -9,7 +9,7 @@ import { PidboxError } from '../../contracts/pidbox-error.js';
 import { MNT_DETACH, MS_BIND, MS_NODEV, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REMOUNT, MS_SHARED } from '../../native/constants.js';
 import * as libc from '../../native/libc.js';
 import { SyscallError } from '../../native/syscall-error.js';
-import { findExecutable } from '../../queue/embedded-redis.js';
+import { findExecutable } from '../../dev/embedded-redis.js';
 import type { ContainmentPlan } from './bwrap-args.js';
 import { openCgroupTree, type CgroupTree } from './cgroups.js';
 import { instanceName, isInstanceGone } from './instance-name.js';

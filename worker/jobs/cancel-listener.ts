@@ -3,7 +3,7 @@
 // while the subscription reconnects is caught by a sweep of the records' cancel marks.
 import type { Redis } from 'ioredis';
 import { parseBusMessage } from '../../contracts/bus-message.js';
-import type { InvocationStore } from '../../queue/invocation-store.js';
+import type { InvocationStore } from '../../redis/invocation-store.js';
 import type { RunningInvocations } from './running-invocations.js';
 
 export interface CancelListenerOptions {

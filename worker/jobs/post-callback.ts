@@ -1,11 +1,11 @@
 // One POST to a callback URL, connecting only to addresses a callback may reach
-// (contracts/callbacks/): node:http rather than fetch, because only a request of its own takes a
+// (callbacks/): node:http rather than fetch, because only a request of its own takes a
 // `lookup`, and that is how the address checked is the address connected to. Redirects are not
 // followed (a 3xx is an answer like any other that is not 2xx).
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { BlockList } from 'node:net';
-import { checkedLookup, checkLiteralHost, parseCallbackUrl } from '../../contracts/callbacks/callback-url.js';
+import { checkedLookup, checkLiteralHost, parseCallbackUrl } from '../../callbacks/callback-url.js';
 
 export interface PostCallbackOptions {
   body: Buffer;

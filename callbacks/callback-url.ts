@@ -4,7 +4,7 @@
 // address at the gateway and to 127.0.0.1 a minute later (DNS rebinding).
 import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions, type LookupOptions } from 'node:dns';
 import { isIP, type BlockList, type LookupFunction } from 'node:net';
-import { PidboxError } from '../pidbox-error.js';
+import { PidboxError } from '../contracts/pidbox-error.js';
 import { refusalOf } from './callback-address.js';
 
 export const CALLBACK_URL_MAX_LENGTH = 2048;

@@ -3,9 +3,9 @@ import {
   type SpanOptions, type Tracer,
 } from '@opentelemetry/api';
 import type { ReadableSpan, SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { invalidConfig } from '../config-values.js';
-import { ATTR_ERROR_TYPE } from './attributes.js';
-import type { RecordedSpan } from './recorded-span.js';
+import { invalidConfig } from '../config/config-values.js';
+import { ATTR_ERROR_TYPE } from '../contracts/span-attributes.js';
+import type { RecordedSpan } from '../contracts/recorded-span.js';
 
 /** Tracing of one process: the tracer, a way to export spans made elsewhere, and shutdown. */
 export interface Tracing {

@@ -2,8 +2,8 @@
 // `maxBytes` goes out live; past it, only the last half is kept, written when the run ends after a
 // `gap` entry that says how much was dropped — the start and the end of a log tell most.
 // Chunks are gathered for a few milliseconds so a chatty function costs few Redis commands.
-import type { Logger } from '../../contracts/telemetry/logger.js';
-import type { LogStore } from '../../queue/log-store.js';
+import type { Logger } from '../../telemetry/logger.js';
+import type { LogStore } from '../../redis/log-store.js';
 import { TailBuffer } from '../invoke/output.js';
 
 export interface LogSinkOptions {

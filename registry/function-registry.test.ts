@@ -4,8 +4,8 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { PidboxError } from '../pidbox-error.js';
-import { DEFAULT_FUNCTION_CONFIG } from './function-config.js';
+import { PidboxError } from '../contracts/pidbox-error.js';
+import { DEFAULT_FUNCTION_CONFIG } from '../contracts/function-config.js';
 import { FunctionRegistry } from './function-registry.js';
 
 // Real folders under the system's temporary folder, one per test, removed after it.

@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import type { InvocationStatus } from '../contracts/invocation.js';
 import { BATCH_COUNTED_STATUSES, type BatchRecord } from '../contracts/invocation-record.js';
 import { recordFields, type InvocationStore, type NewInvocation } from './invocation-store.js';
-import type { QueueConfig } from './queue-config.js';
+import type { QueueConfig } from '../config/queue-config.js';
 import type { RedisKeys } from './redis-keys.js';
 
 export class BatchStore {

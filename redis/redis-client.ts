@@ -1,7 +1,7 @@
 // One place where pidbox opens Redis connections, so every one has a name (CLIENT LIST tells them
 // apart), a retry policy that fits its use, and an error listener (ioredis prints unhandled errors).
 import { Redis } from 'ioredis';
-import type { Logger } from '../contracts/telemetry/logger.js';
+import type { Logger } from '../telemetry/logger.js';
 import { parseRedisUrl, redact } from './redis-url.js';
 
 export interface RedisClientOptions {
@@ -20,7 +20,7 @@ export interface RedisClientOptions {
   log?: Pick<Logger, 'error'>;
 }
 
-/** `url`: a REDIS_URL (queue/redis-url.ts), credentials and all; BullMQ's workers share these clients. */
+/** `url`: a REDIS_URL (redis/redis-url.ts), credentials and all; BullMQ's workers share these clients. */
 export function createRedisClient(url: string, options: RedisClientOptions): Redis {
   const request = options.mode === 'request';
   const client = new Redis({

@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import type { FunctionResult, InvocationRequest, InvocationStatus } from '../contracts/invocation.js';
 import type { CallbackFormat } from '../contracts/job.js';
 import type { CallbackState, InvocationRecord, RecordResponse } from '../contracts/invocation-record.js';
-import type { QueueConfig } from './queue-config.js';
+import type { QueueConfig } from '../config/queue-config.js';
 import type { RedisKeys } from './redis-keys.js';
 import { BEGIN, CANCEL, CREATE, FINISH, REQUEUE, UPDATE } from './store-scripts.js';
 import { runScript } from './run-script.js';

@@ -1,13 +1,13 @@
 // `pidbox worker`'s settings: a pure function of the environment (README, "Configuration").
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
-import { invalidConfig, readDecimal, readInteger, readString } from '../../contracts/config-values.js';
-import { LIMIT_BOUNDS } from '../../contracts/functions/function-config.js';
+import { invalidConfig, readDecimal, readInteger, readString } from '../../config/config-values.js';
+import { LIMIT_BOUNDS } from '../../contracts/function-config.js';
 import { DEFAULT_RUN_DIR, DEFAULT_SANDBOX_UIDS } from '../sandbox/sandbox-host.js';
 import type { UidRange } from '../sandbox/sandbox-uids.js';
 import { DEFAULT_SANDBOX_CEILINGS, DEFAULT_SANDBOX_LIMITS, type SandboxCeilings, type SandboxLimits } from '../sandbox/spawn-sandbox.js';
 import { DEFAULT_MAX_BUNDLE_BYTES } from '../runtimes/node-build.js';
-import { loadQueueConfig, type QueueConfig, type QueueDefaults } from '../../queue/queue-config.js';
+import { loadQueueConfig, type QueueConfig, type QueueDefaults } from '../../config/queue-config.js';
 
 export interface WorkerConfig {
   queue: QueueConfig;

@@ -1,6 +1,6 @@
 // Reading single values from the environment for the loadXConfig(env) functions: an invalid value
 // fails at start with a message that names the variable, never later at first use.
-import { PidboxError } from './pidbox-error.js';
+import { PidboxError } from '../contracts/pidbox-error.js';
 
 function present(env: NodeJS.ProcessEnv, name: string): string | undefined {
   const value = env[name]?.trim();

@@ -10,15 +10,15 @@ import {
   ATTR_FAAS_COLDSTART, ATTR_FAAS_INVOCATION_ID, ATTR_FAAS_NAME, ATTR_FAAS_TRIGGER, ATTR_MESSAGING_DESTINATION_NAME,
   ATTR_MESSAGING_MESSAGE_ID, ATTR_MESSAGING_OPERATION_NAME, ATTR_MESSAGING_OPERATION_TYPE, ATTR_MESSAGING_SYSTEM,
   ATTR_PIDBOX_ATTEMPT, ATTR_PIDBOX_BATCH_ID, ATTR_PIDBOX_STATUS,
-} from '../../contracts/telemetry/attributes.js';
-import type { Telemetry } from '../../contracts/telemetry/telemetry.js';
-import { extractContext, markError } from '../../contracts/telemetry/tracing.js';
-import { INVOCATIONS_QUEUE } from '../../queue/redis-keys.js';
-import { finishInvocation, type FinishDeps } from '../../queue/finish-invocation.js';
-import type { InvocationStore } from '../../queue/invocation-store.js';
-import type { LogStore } from '../../queue/log-store.js';
-import { didRun, unrunResult } from '../../queue/unrun-result.js';
-import type { FunctionInfo, FunctionRegistry } from '../../contracts/functions/function-registry.js';
+} from '../../contracts/span-attributes.js';
+import type { Telemetry } from '../../telemetry/telemetry.js';
+import { extractContext, markError } from '../../telemetry/tracing.js';
+import { INVOCATIONS_QUEUE } from '../../redis/redis-keys.js';
+import { finishInvocation, type FinishDeps } from '../../redis/finish-invocation.js';
+import type { InvocationStore } from '../../redis/invocation-store.js';
+import type { LogStore } from '../../redis/log-store.js';
+import { didRun, unrunResult } from '../../redis/unrun-result.js';
+import type { FunctionInfo, FunctionRegistry } from '../../registry/function-registry.js';
 import { runFunction } from '../invoke/run-function.js';
 import type { NodeBuilder } from '../runtimes/node-build.js';
 import type { SandboxHost } from '../sandbox/sandbox-host.js';

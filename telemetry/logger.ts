@@ -1,5 +1,5 @@
 import { trace } from '@opentelemetry/api';
-import { invalidConfig } from '../config-values.js';
+import { invalidConfig } from '../config/config-values.js';
 
 // Structured logs: one JSON object a line, with the active span's trace_id and span_id, so a log
 // line leads to its trace and a trace (through the invocation id) to its logs.

@@ -1,7 +1,7 @@
 import { accessSync, closeSync, constants, fstatSync, lstatSync, openSync, readSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
-import { PidboxError } from '../pidbox-error.js';
-import { DEFAULT_FUNCTION_CONFIG, parseFunctionConfig, type FunctionConfig } from './function-config.js';
+import { PidboxError } from '../contracts/pidbox-error.js';
+import { DEFAULT_FUNCTION_CONFIG, parseFunctionConfig, type FunctionConfig } from '../contracts/function-config.js';
 import { jsonErrorPosition } from './json-error-position.js';
 
 // The registry runs as root in the gateway and the worker, over folders that whoever deploys a

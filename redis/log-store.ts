@@ -1,6 +1,6 @@
 // An invocation's log in Redis: a stream of entries, appended by the worker as the function writes,
 // read whole by `GET /invocations/{id}/logs` and followed live with `?follow=true`. The finishing
-// status change appends `end` (queue/store-scripts.ts), so a follower knows when to stop.
+// status change appends `end` (redis/store-scripts.ts), so a follower knows when to stop.
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from './redis-keys.js';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { lookup } from 'node:dns';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { PidboxError } from '../pidbox-error.js';
+import { PidboxError } from '../contracts/pidbox-error.js';
 import { networkList, parseNetwork } from './callback-address.js';
 import { checkCallbackUrl, checkedLookup, type ResolveAll } from './callback-url.js';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { PidboxError } from '../pidbox-error.js';
+import { PidboxError } from './pidbox-error.js';
 import { DEFAULT_FUNCTION_CONFIG, parseFunctionConfig } from './function-config.js';
 
 function errorOf(raw: unknown): PidboxError {

@@ -1,15 +1,15 @@
 // What every process on the queue agrees on: where Redis is, the key prefix, how long records are
 // kept, how callbacks are retried and which networks they may reach. Part of both the gateway's and
 // the worker's config.
-import { parseNetwork, type Network } from '../contracts/callbacks/callback-address.js';
-import { invalidConfig, readInteger, readOptionalString, readString } from '../contracts/config-values.js';
-import { parseRedisUrl } from './redis-url.js';
+import { parseNetwork, type Network } from '../callbacks/callback-address.js';
+import { invalidConfig, readInteger, readOptionalString, readString } from './config-values.js';
+import { parseRedisUrl } from '../redis/redis-url.js';
 
 export interface QueueConfig {
   /**
    * Redis to use: `redis://[user:password@]host:port[/db]`, `rediss://…` (TLS), or a unix socket
    * (`unix:///path/redis.sock[?password=…&username=…&db=N]`, or the same without `unix://`); read by
-   * queue/redis-url.ts. Env REDIS_URL. Default: `redis://127.0.0.1:6379`.
+   * redis/redis-url.ts. Env REDIS_URL. Default: `redis://127.0.0.1:6379`.
    */
   redisUrl: string;
   /** True when REDIS_URL was set (`pidbox dev` starts its own Redis when it was not). */

@@ -1,4 +1,4 @@
-import { PidboxError } from '../pidbox-error.js';
+import { PidboxError } from './pidbox-error.js';
 
 /** Settings from a function's optional `function.json`. Every field is optional there. */
 export interface FunctionConfig {

@@ -8,10 +8,10 @@ import { UnrecoverableError, type Job } from 'bullmq';
 import type { CallbackJob } from '../../contracts/job.js';
 import type { InvocationRecord } from '../../contracts/invocation-record.js';
 import { PidboxError } from '../../contracts/pidbox-error.js';
-import { ATTR_FAAS_INVOCATION_ID, ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_RESPONSE_STATUS_CODE } from '../../contracts/telemetry/attributes.js';
-import type { Telemetry } from '../../contracts/telemetry/telemetry.js';
-import { extractContext, withSpan } from '../../contracts/telemetry/tracing.js';
-import type { InvocationStore } from '../../queue/invocation-store.js';
+import { ATTR_FAAS_INVOCATION_ID, ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_RESPONSE_STATUS_CODE } from '../../contracts/span-attributes.js';
+import type { Telemetry } from '../../telemetry/telemetry.js';
+import { extractContext, withSpan } from '../../telemetry/tracing.js';
+import type { InvocationStore } from '../../redis/invocation-store.js';
 import { postCallback } from './post-callback.js';
 import type { WorkerConfig } from './worker-config.js';
 

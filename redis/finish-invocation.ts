@@ -5,7 +5,7 @@ import type { FunctionResult } from '../contracts/invocation.js';
 import type { InvocationQueues } from './invocation-queues.js';
 import { enqueueCallback } from './invocation-queues.js';
 import type { FinishOutcome, InvocationStore } from './invocation-store.js';
-import type { QueueConfig } from './queue-config.js';
+import type { QueueConfig } from '../config/queue-config.js';
 
 export interface FinishDeps {
   store: InvocationStore;

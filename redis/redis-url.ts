@@ -1,7 +1,7 @@
 // REDIS_URL, read once into the connection options ioredis gets. Built here field by field rather
 // than left to ioredis's own parser, which would take any query parameter of a socket path as an
 // option, and which does not read `unix://` URLs at all.
-import { invalidConfig } from '../contracts/config-values.js';
+import { invalidConfig } from '../config/config-values.js';
 
 /** Where and how to connect: the part of ioredis's options that REDIS_URL decides. */
 export interface RedisConnection {

@@ -19,7 +19,7 @@ export interface EmbeddedRedisOptions {
 export interface EmbeddedRedis {
   /**
    * What to give REDIS_URL, with the password: `unix:///tmp/pidbox-redis-…/redis.sock?password=…`
-   * or `redis://:…@127.0.0.1:PORT`. Show it with `redact()` (queue/redis-url.ts).
+   * or `redis://:…@127.0.0.1:PORT`. Show it with `redact()` (redis/redis-url.ts).
    */
   readonly url: string;
   readonly pid: number;

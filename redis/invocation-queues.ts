@@ -1,10 +1,10 @@
 // The two BullMQ queues, as the gateway and the finishing step put jobs on them. The worker side
-// (BullMQ Workers on the same names) is in worker/queue/.
-import { injectContext } from '../contracts/telemetry/tracing.js';
+// (BullMQ Workers on the same names) is in worker/jobs/.
+import { injectContext } from '../telemetry/tracing.js';
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { CallbackFormat, CallbackJob, InvocationJob } from '../contracts/job.js';
-import type { QueueConfig } from './queue-config.js';
+import type { QueueConfig } from '../config/queue-config.js';
 import { CALLBACKS_QUEUE, INVOCATIONS_QUEUE, type RedisKeys } from './redis-keys.js';
 
 export interface InvocationQueues {
@@ -19,7 +19,7 @@ export function openQueues(redis: Redis, keys: RedisKeys): InvocationQueues {
   const common = { connection: redis, prefix: keys.bullPrefix };
   const invocations = new Queue<InvocationJob>(INVOCATIONS_QUEUE, common);
   const callbacks = new Queue<CallbackJob>(CALLBACKS_QUEUE, common);
-  // Connection errors are the shared client's, which reports them (queue/redis-client.ts); without a
+  // Connection errors are the shared client's, which reports them (redis/redis-client.ts); without a
   // listener BullMQ would print each one again.
   invocations.on('error', () => {});
   callbacks.on('error', () => {});
