@@ -3,6 +3,7 @@
 // the worker's config.
 import { parseNetwork, type Network } from '../callbacks/callback-address.js';
 import { invalidConfig, readInteger, readOptionalString, readString } from './config-values.js';
+import { parseClusterSeeds } from '../redis/cluster-seeds.js';
 import { parseRedisUrl } from '../redis/redis-url.js';
 
 export interface QueueConfig {
@@ -14,6 +15,12 @@ export interface QueueConfig {
   redisUrl: string;
   /** True when REDIS_URL was set (`pidbox dev` starts its own Redis when it was not). */
   redisUrlSet: boolean;
+  /**
+   * A Redis Cluster to use instead: its seed nodes, `host:port,host:port,…`, with credentials as in
+   * REDIS_URL (`[redis://|rediss://][user:password@]host:port,…` or `host:port,…?password=…&username=…`);
+   * read by redis/cluster-seeds.ts. Not with REDIS_URL. Env PIDBOX_REDIS_CLUSTER. Default: none.
+   */
+  redisCluster: string | null;
   /** Prefix of every key pidbox writes, the BullMQ queues' included. Env PIDBOX_REDIS_PREFIX. Default: `pidbox`. */
   prefix: string;
   /** How long a succeeded invocation stays inspectable. Env PIDBOX_KEEP_SUCCEEDED_SECONDS. Default: 86400 (a day). */
@@ -48,13 +55,19 @@ const PREFIX = /^[A-Za-z0-9_.-]{1,64}$/;
 
 export function loadQueueConfig(env: NodeJS.ProcessEnv, defaults: QueueDefaults = {}): QueueConfig {
   const url = readOptionalString(env, 'REDIS_URL');
+  const cluster = readOptionalString(env, 'PIDBOX_REDIS_CLUSTER');
+  if (url !== undefined && cluster !== undefined) {
+    throw invalidConfig('PIDBOX_REDIS_CLUSTER', 'REDIS_URL is set too: set REDIS_URL for one Redis, or PIDBOX_REDIS_CLUSTER for a Redis Cluster, not both');
+  }
   // Read now, so that a form it does not take stops the process at start.
   if (url !== undefined) parseRedisUrl(url);
+  if (cluster !== undefined) parseClusterSeeds(cluster);
   const prefix = readString(env, 'PIDBOX_REDIS_PREFIX', 'pidbox');
   if (!PREFIX.test(prefix)) throw invalidConfig('PIDBOX_REDIS_PREFIX', `must be 1 to 64 letters, digits, "_", "." or "-", got "${prefix}"`);
   return {
     redisUrl: url ?? DEFAULT_REDIS_URL,
     redisUrlSet: url !== undefined,
+    redisCluster: cluster ?? null,
     prefix,
     keepSucceededSeconds: readInteger(env, 'PIDBOX_KEEP_SUCCEEDED_SECONDS', 86_400, 1),
     keepFailedSeconds: readInteger(env, 'PIDBOX_KEEP_FAILED_SECONDS', 604_800, 1),

@@ -93,11 +93,11 @@ function decode(url: string, text: string): string {
  * The URL without its password, for messages and logs: `//user:***@` (all of the user part when it
  * has no ":", which some write for a bare password) and `password=***` in a query. Up to the last
  * "@", so that a password holding an unescaped "@", "/" or "?" is hidden whole; not in a unix
- * socket URL, whose path may hold an "@".
+ * socket URL, whose path may hold an "@". Also PIDBOX_REDIS_CLUSTER's nodes, whose scheme is optional.
  */
 export function redact(url: string): string {
   return url
-    .replace(/^((?!unix:)[A-Za-z][A-Za-z0-9+.-]*:\/\/)(.*)@/, (_, scheme: string, userinfo: string) => {
+    .replace(/^((?!unix:)(?:[A-Za-z][A-Za-z0-9+.-]*:\/\/)?)(?!\/)(.*)@/, (_, scheme: string, userinfo: string) => {
       const colon = userinfo.indexOf(':');
       return `${scheme}${colon === -1 ? '***' : `${userinfo.slice(0, colon)}:***`}@`;
     })

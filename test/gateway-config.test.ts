@@ -22,6 +22,7 @@ test('an empty environment gives every default', () => {
   assert.equal(gateway.maxBodyBytes, 6 * 1024 * 1024);
   assert.equal(gateway.queue.redisUrl, 'redis://127.0.0.1:6379');
   assert.equal(gateway.queue.redisUrlSet, false);
+  assert.equal(gateway.queue.redisCluster, null);
   assert.equal(gateway.queue.prefix, 'pidbox');
   const worker = loadWorkerConfig({}, '/srv');
   assert.equal(worker.concurrency, availableParallelism());
@@ -62,6 +63,9 @@ test('an invalid value fails at start with a message that names the variable', (
     [{ REDIS_URL: 'unix:///run/redis.sock?db=one' }, /^REDIS_URL: .*the database must be a whole number/],
     [{ REDIS_URL: 'unix://redis.sock' }, /^REDIS_URL: .*absolute path/],
     [{ PIDBOX_REDIS_PREFIX: 'a:b' }, /^PIDBOX_REDIS_PREFIX: /],
+    [{ REDIS_URL: 'redis://:secret@redis:6379', PIDBOX_REDIS_CLUSTER: 'r1:7000' }, /^PIDBOX_REDIS_CLUSTER: REDIS_URL is set too: set REDIS_URL for one Redis, or PIDBOX_REDIS_CLUSTER for a Redis Cluster, not both$/],
+    [{ PIDBOX_REDIS_CLUSTER: ':secret@r1:7000,r2' }, /^PIDBOX_REDIS_CLUSTER: "r2" is not a node host:port/],
+    [{ PIDBOX_REDIS_CLUSTER: 'redis://:secret@r1:7000/0' }, /^PIDBOX_REDIS_CLUSTER: "r1:7000\/0" is not a node host:port/],
     [{ PIDBOX_CALLBACK_ALLOW_NETWORKS: '10.0.0.0/8,intranet' }, /^PIDBOX_CALLBACK_ALLOW_NETWORKS: "intranet" is not a network: write CIDRs such as 10\.0\.0\.0\/8/],
     [{ PIDBOX_CALLBACK_ALLOW_NETWORKS: '10.0.0.0/33' }, /^PIDBOX_CALLBACK_ALLOW_NETWORKS: "10\.0\.0\.0\/33" is not a network/],
   ];
@@ -77,6 +81,8 @@ test('an invalid value fails at start with a message that names the variable', (
   assert.throws(() => loadWorkerConfig({ PIDBOX_CALLBACK_ALLOW_NETWORKS: '::1/200' }), /^PidboxError: PIDBOX_CALLBACK_ALLOW_NETWORKS: /);
   assert.equal(loadQueueConfig({ REDIS_URL: 'unix:///run/redis.sock' }).redisUrl, 'unix:///run/redis.sock');
   assert.equal(loadQueueConfig({ REDIS_URL: 'unix:///run/redis.sock?password=pw&db=2' }).redisUrl, 'unix:///run/redis.sock?password=pw&db=2');
+  assert.equal(loadQueueConfig({ PIDBOX_REDIS_CLUSTER: 'r1:7000,r2:7001?password=pw' }).redisCluster, 'r1:7000,r2:7001?password=pw');
+  assert.equal(loadWorkerConfig({ PIDBOX_REDIS_CLUSTER: ' r1:7000 ' }).queue.redisCluster, 'r1:7000');
 });
 
 test("the README's configuration table lists every variable the configs read, with a default", () => {
