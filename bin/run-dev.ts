@@ -7,7 +7,7 @@ import { startGateway, type GatewayHandle } from '../gateway/start-gateway.js';
 import { startEmbeddedRedis, type EmbeddedRedis } from '../dev/embedded-redis.js';
 import { LOOPBACK_NETWORKS } from '../config/queue-config.js';
 import { formatNetwork } from '../callbacks/callback-address.js';
-import { redact } from '../redis/redis-url.js';
+import { describeRedis } from '../redis/redis-client.js';
 import { FunctionRegistry } from '../registry/function-registry.js';
 import { loadWorkerConfig } from '../worker/jobs/worker-config.js';
 import { startWorker, type WorkerHandle } from '../worker/jobs/start-worker.js';
@@ -26,14 +26,15 @@ export async function runDev(env: NodeJS.ProcessEnv): Promise<number> {
   let gateway: GatewayHandle | null = null;
   try {
     const say = (line: string): void => console.error(`${NAME}: ${line}`);
-    for (const program of gatewayConfig.queue.redisUrlSet ? [BUBBLEWRAP] : [BUBBLEWRAP, REDIS_SERVER]) {
+    const redisGiven = gatewayConfig.queue.redisUrlSet || gatewayConfig.queue.redisCluster !== null;
+    for (const program of redisGiven ? [BUBBLEWRAP] : [BUBBLEWRAP, REDIS_SERVER]) {
       const problem = ensureProgram(program, say);
       if (problem) {
         say(problem);
         return 1;
       }
     }
-    if (!gatewayConfig.queue.redisUrlSet) {
+    if (!redisGiven) {
       redis = await startEmbeddedRedis({ listen: 'unix' });
       gatewayConfig.queue.redisUrl = workerConfig.queue.redisUrl = redis.url;
     }
@@ -42,7 +43,7 @@ export async function runDev(env: NodeJS.ProcessEnv): Promise<number> {
     printBanner(gateway, {
       keyed: gatewayConfig.apiKeys.length > 0,
       functionsDir: gatewayConfig.functionsDir,
-      redis: `${redact(gatewayConfig.queue.redisUrl)}${redis ? ' (private, no persistence)' : ''}`,
+      redis: `${describeRedis(gatewayConfig.queue)}${redis ? ' (private, no persistence)' : ''}`,
       concurrency: workerConfig.concurrency,
       callbackNetworks: workerConfig.queue.callbackAllowNetworks.map(formatNetwork),
       tracing: telemetry.tracing.enabled,

@@ -2,7 +2,7 @@
 // on as many hosts; each needs root to mount its sandboxes' folders and create their cgroups (it
 // stops at start, saying why, when it cannot).
 import { startTelemetry } from '../telemetry/telemetry.js';
-import { redact } from '../redis/redis-url.js';
+import { describeRedis } from '../redis/redis-client.js';
 import { startMetricsServer } from '../worker/metrics-server.js';
 import { loadWorkerConfig } from '../worker/jobs/worker-config.js';
 import { startWorker } from '../worker/jobs/start-worker.js';
@@ -14,7 +14,7 @@ export async function runWorker(env: NodeJS.ProcessEnv): Promise<number> {
   // Before the worker, so a port in use stops it before it takes any job.
   const metrics = await startMetricsServer(telemetry.metrics, config.metricsHost, config.metricsPort);
   const worker = await startWorker(config, telemetry);
-  console.log(`pidbox worker: ${worker.name} runs up to ${config.concurrency} invocations at once (redis ${redact(config.queue.redisUrl)}, functions ${config.functionsDir}, metrics ${metrics.url}/metrics${telemetry.tracing.enabled ? ', tracing on' : ''})`);
+  console.log(`pidbox worker: ${worker.name} runs up to ${config.concurrency} invocations at once (redis ${describeRedis(config.queue)}, functions ${config.functionsDir}, metrics ${metrics.url}/metrics${telemetry.tracing.enabled ? ', tracing on' : ''})`);
   await untilSignal('pidbox worker');
   await worker.close();
   await metrics.close();

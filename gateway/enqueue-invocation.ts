@@ -1,7 +1,6 @@
 // From an HTTP request to a job on the queue: the record first (so a worker never takes a job whose
 // record does not exist yet), then the job. This is where the gateway's span for an enqueue wraps
 // the work and where its trace context goes into the job data.
-import { randomUUID } from 'node:crypto';
 import { SpanKind } from '@opentelemetry/api';
 import type { InvocationRequest } from '../contracts/invocation.js';
 import type { CallbackFormat, InvocationJob } from '../contracts/job.js';
@@ -16,7 +15,7 @@ import { PidboxError } from '../contracts/pidbox-error.js';
 import type { BatchStore } from '../redis/batch-store.js';
 import { finishInvocation, type FinishDeps } from '../redis/finish-invocation.js';
 import { invocationJobOptions, type InvocationQueues } from '../redis/invocation-queues.js';
-import { INVOCATIONS_QUEUE } from '../redis/redis-keys.js';
+import { INVOCATIONS_QUEUE, groupOf, idempotencyGroup, newIdInGroup } from '../redis/redis-keys.js';
 import type { InvocationStore, NewInvocation } from '../redis/invocation-store.js';
 import { unrunResult } from '../redis/unrun-result.js';
 import type { FunctionInfo } from '../registry/function-registry.js';
@@ -41,14 +40,19 @@ export interface InvocationInput {
 }
 
 export function newInvocationId(): string {
-  return randomUUID();
+  return newIdInGroup();
 }
 
 /**
  * Enqueues one invocation under `id`. With an Idempotency-Key already used for this function, nothing
- * is enqueued and the earlier invocation's id comes back (`created: false`).
+ * is enqueued and the earlier invocation's id comes back (`created: false`). With a new one, the
+ * invocation gets an id in the key's group (redis/redis-keys.ts), so the id that comes back differs
+ * from `id`.
  */
-export async function enqueueInvocation(deps: EnqueueDeps, id: string, input: InvocationInput): Promise<{ id: string; created: boolean }> {
+export async function enqueueInvocation(deps: EnqueueDeps, givenId: string, input: InvocationInput): Promise<{ id: string; created: boolean }> {
+  // Record and idempotency key are written by one script: on Redis Cluster they must share a slot.
+  const group = input.idempotencyKey === undefined ? null : idempotencyGroup(input.idempotencyKey);
+  const id = group === null || groupOf(givenId) === group ? givenId : newIdInGroup(group);
   return withSpan(deps.telemetry.tracing.tracer, `send ${INVOCATIONS_QUEUE}`, producerSpan(input.fn.name, { [ATTR_MESSAGING_MESSAGE_ID]: id, [ATTR_FAAS_INVOCATION_ID]: id }), async () => {
     const enqueued = await enqueueOne(deps, id, input);
     if (enqueued.created) deps.telemetry.metrics.accepted.inc({ function: input.fn.name, mode: input.mode });
@@ -79,16 +83,17 @@ async function enqueueOne(deps: EnqueueDeps, id: string, input: InvocationInput)
     await deps.queues.invocations.add(input.fn.name, jobData(invocation), jobOptions(deps, input.fn, id));
   } catch (error) {
     // The record exists but its job does not: end it now rather than leave it queued forever.
-    const e = asPidboxError(error);
-    await finishInvocation(deps, id, input.fn.name, unrunResult('failed', 'QUEUE_UNAVAILABLE', e.message)).catch(() => {});
-    throw new PidboxError('QUEUE_UNAVAILABLE', `the invocation could not be enqueued: ${e.message}`, error);
+    const code = queueErrorCode(error);
+    const message = asPidboxError(error).message;
+    await finishInvocation(deps, id, input.fn.name, unrunResult('failed', code, message)).catch(() => {});
+    throw new PidboxError(code, `the invocation could not be enqueued: ${message}`, error);
   }
   return created;
 }
 
 /** Enqueues a batch: its records and the batch in one transaction, then every job in one more. */
 export async function enqueueBatch(deps: EnqueueDeps, fn: FunctionInfo, requests: InvocationRequest[]): Promise<{ batchId: string; ids: string[] }> {
-  const batchId = newInvocationId();
+  const batchId = newIdInGroup();
   const attributes = { [ATTR_PIDBOX_BATCH_ID]: batchId, [ATTR_MESSAGING_BATCH_MESSAGE_COUNT]: requests.length };
   return withSpan(deps.telemetry.tracing.tracer, `send ${INVOCATIONS_QUEUE}`, producerSpan(fn.name, attributes), async () => {
     const enqueued = await enqueueBatchMembers(deps, fn, requests, batchId);
@@ -98,7 +103,8 @@ export async function enqueueBatch(deps: EnqueueDeps, fn: FunctionInfo, requests
 }
 
 async function enqueueBatchMembers(deps: EnqueueDeps, fn: FunctionInfo, requests: InvocationRequest[], batchId: string): Promise<{ batchId: string; ids: string[] }> {
-  const members = requests.map((request) => newInvocation(newInvocationId(), { fn, request }, batchId));
+  // In the batch's group: its records and the batch are written together (redis/redis-keys.ts).
+  const members = requests.map((request) => newInvocation(newIdInGroup(groupOf(batchId)), { fn, request }, batchId));
   await deps.batches.create(batchId, fn.name, members);
   try {
     await deps.queues.invocations.addBulk(
@@ -106,12 +112,18 @@ async function enqueueBatchMembers(deps: EnqueueDeps, fn: FunctionInfo, requests
     );
   } catch (error) {
     // The jobs went in together or not at all (one MULTI): end the records rather than leave them queued.
-    const e = asPidboxError(error);
-    const result = unrunResult('failed', 'QUEUE_UNAVAILABLE', e.message);
+    const code = queueErrorCode(error);
+    const message = asPidboxError(error).message;
+    const result = unrunResult('failed', code, message);
     await Promise.all(members.map((m) => finishInvocation(deps, m.id, fn.name, result, batchId).catch(() => {})));
-    throw new PidboxError('QUEUE_UNAVAILABLE', `the batch could not be enqueued: ${e.message}`, error);
+    throw new PidboxError(code, `the batch could not be enqueued: ${message}`, error);
   }
   return { batchId, ids: members.map((m) => m.id) };
+}
+
+/** Why a job could not be added: Redis full, or (anything else) the queue unavailable. */
+function queueErrorCode(error: unknown): 'QUEUE_FULL' | 'QUEUE_UNAVAILABLE' {
+  return asPidboxError(error).code === 'QUEUE_FULL' ? 'QUEUE_FULL' : 'QUEUE_UNAVAILABLE';
 }
 
 function newInvocation(id: string, input: Omit<InvocationInput, 'mode'>, batchId?: string): NewInvocation {

@@ -1,5 +1,5 @@
 // What the gateway's routes are given: built once by startGateway, passed explicitly.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis-client.js';
 import type { CallbackFormat } from '../contracts/job.js';
 import type { LogStore } from '../redis/log-store.js';
 import type { FunctionRegistry } from '../registry/function-registry.js';
@@ -15,7 +15,7 @@ export interface GatewayDeps extends EnqueueDeps {
   inFlight: InFlight;
   depth: QueueDepth;
   /** The gateway's command connection (readiness, and duplicated for log followers). */
-  redis: Redis;
+  redis: RedisClient;
   /** Set when the gateway shuts down: new requests are refused with 503, followers stop. */
   state: { closing: boolean };
 }

@@ -8,8 +8,7 @@ import { BatchStore } from '../redis/batch-store.js';
 import { openQueues } from '../redis/invocation-queues.js';
 import { InvocationStore } from '../redis/invocation-store.js';
 import { LogStore } from '../redis/log-store.js';
-import { closeRedisClient, createRedisClient } from '../redis/redis-client.js';
-import { redact } from '../redis/redis-url.js';
+import { closeRedisClient, createRedisClient, describeRedis, whenReady } from '../redis/redis-client.js';
 import { redisKeys } from '../redis/redis-keys.js';
 import { FunctionRegistry } from '../registry/function-registry.js';
 import { quietTelemetry, type Telemetry } from '../telemetry/telemetry.js';
@@ -35,8 +34,8 @@ export interface GatewayHandle {
 export async function startGateway(config: GatewayConfig, telemetry?: Telemetry): Promise<GatewayHandle> {
   const { tracing, metrics, log } = telemetry ?? (await quietTelemetry('gateway'));
   const keys = redisKeys(config.queue.prefix);
-  const redis = createRedisClient(config.queue.redisUrl, { name: 'pidbox-gateway', mode: 'request', log });
-  const subscriber = createRedisClient(config.queue.redisUrl, { name: 'pidbox-gateway-finished', log });
+  const redis = createRedisClient(config.queue, { name: 'pidbox-gateway', mode: 'request', log });
+  const subscriber = createRedisClient(config.queue, { name: 'pidbox-gateway-finished', log });
   const store = new InvocationStore(redis, keys, config.queue);
   const queues = openQueues(redis, keys);
   const waiters = new SyncWaiters({ subscriber, channel: keys.finishedChannel, store });
@@ -56,9 +55,10 @@ export async function startGateway(config: GatewayConfig, telemetry?: Telemetry)
     telemetry: { tracing, metrics, log },
   };
   metrics.watchQueue(() => queues.invocations.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed'));
-  const waitingForRedis = setTimeout(() => log.warn('waiting for Redis', { redis: redact(config.queue.redisUrl) }), 2000);
+  const waitingForRedis = setTimeout(() => log.warn('waiting for Redis', { redis: describeRedis(config.queue) }), 2000);
   try {
-    await waiters.start();
+    // Connected, so that its commands fail at once from now on while Redis is unreachable.
+    await Promise.all([waiters.start(), whenReady(redis)]);
   } finally {
     clearTimeout(waitingForRedis);
   }

@@ -2,7 +2,7 @@
 // channel, feeding a map of pending requests keyed by invocation id — not one listener per request.
 // A sweep reads the status of requests that have waited a while, so a message missed while the
 // subscription reconnected delays an answer by a sweep, never loses it.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis-client.js';
 import { parseBusMessage } from '../contracts/bus-message.js';
 import { FINAL_STATUSES, type InvocationStatus } from '../contracts/invocation.js';
 import type { InvocationRecord } from '../contracts/invocation-record.js';
@@ -11,7 +11,7 @@ import type { InvocationStore } from '../redis/invocation-store.js';
 
 export interface SyncWaitersOptions {
   /** A connection of its own: a subscribed connection can do nothing else. */
-  subscriber: Redis;
+  subscriber: RedisClient;
   channel: string;
   store: InvocationStore;
   /** How often waiters older than this are checked by reading their status. Default: 2000. */

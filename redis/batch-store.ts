@@ -1,7 +1,7 @@
 // Batches in Redis: a hash with the batch's size and one counter per status (moved by the same
 // scripts that move its members' statuses), and the list of its invocation ids. Progress and
 // completion are read from Redis by any gateway.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client.js';
 import type { InvocationStatus } from '../contracts/invocation.js';
 import { BATCH_COUNTED_STATUSES, type BatchRecord } from '../contracts/invocation-record.js';
 import { recordFields, type InvocationStore, type NewInvocation } from './invocation-store.js';
@@ -10,7 +10,7 @@ import type { RedisKeys } from './redis-keys.js';
 
 export class BatchStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     private readonly invocations: InvocationStore,
     private readonly config: Pick<QueueConfig, 'keepPendingSeconds'>,

@@ -2,7 +2,7 @@
 // (BullMQ Workers on the same names) is in worker/jobs/.
 import { injectContext } from '../telemetry/tracing.js';
 import { Queue, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client.js';
 import type { CallbackFormat, CallbackJob, InvocationJob } from '../contracts/job.js';
 import type { QueueConfig } from '../config/queue-config.js';
 import { CALLBACKS_QUEUE, INVOCATIONS_QUEUE, type RedisKeys } from './redis-keys.js';
@@ -15,10 +15,9 @@ export interface InvocationQueues {
 }
 
 /** Opens the queues on `redis` (shared: a Queue sends plain commands, it never blocks). */
-export function openQueues(redis: Redis, keys: RedisKeys): InvocationQueues {
-  const common = { connection: redis, prefix: keys.bullPrefix };
-  const invocations = new Queue<InvocationJob>(INVOCATIONS_QUEUE, common);
-  const callbacks = new Queue<CallbackJob>(CALLBACKS_QUEUE, common);
+export function openQueues(redis: RedisClient, keys: RedisKeys): InvocationQueues {
+  const invocations = new Queue<InvocationJob>(INVOCATIONS_QUEUE, { connection: redis, prefix: keys.bullPrefix(INVOCATIONS_QUEUE) });
+  const callbacks = new Queue<CallbackJob>(CALLBACKS_QUEUE, { connection: redis, prefix: keys.bullPrefix(CALLBACKS_QUEUE) });
   // Connection errors are the shared client's, which reports them (redis/redis-client.ts); without a
   // listener BullMQ would print each one again.
   invocations.on('error', () => {});

@@ -1,13 +1,15 @@
 // Invocation records in Redis: one hash per invocation, written as it goes (queued → running →
 // final) by whichever process moves it, read back by any gateway. Nothing about an invocation lives
 // in one process's memory.
-import type { Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
+import type { RedisClient } from './redis-client.js';
 import type { FunctionResult, InvocationRequest, InvocationStatus } from '../contracts/invocation.js';
 import type { CallbackFormat } from '../contracts/job.js';
 import type { CallbackState, InvocationRecord, RecordResponse } from '../contracts/invocation-record.js';
 import type { QueueConfig } from '../config/queue-config.js';
-import type { RedisKeys } from './redis-keys.js';
+import { groupOf, type RedisKeys } from './redis-keys.js';
 import { BEGIN, CANCEL, CREATE, FINISH, REQUEUE, UPDATE } from './store-scripts.js';
+import { retryWhileUnavailable } from './retry-while-unavailable.js';
 import { runScript } from './run-script.js';
 import { didRun } from './unrun-result.js';
 
@@ -37,11 +39,22 @@ export type CancelOutcome = FinishOutcome | { kind: 'cancelling' } | { kind: 'mi
 /** The result kept in the record: the function's outcome with the end of its log. */
 export type StoredResult = FunctionResult;
 
+export interface InvocationStoreOptions {
+  /**
+   * A run's status changes (begin, requeue, finish) are tried again while Redis is unreachable or
+   * full, until it takes them (redis/retry-while-unavailable.ts): the worker's, whose results are
+   * never given up for a Redis restart, a failover or a full Redis. Default: false (the gateway's:
+   * a caller is waiting, a failure is answered at once).
+   */
+  retryWhileUnavailable?: boolean;
+}
+
 export class InvocationStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     private readonly config: Pick<QueueConfig, 'keepSucceededSeconds' | 'keepFailedSeconds' | 'keepPendingSeconds'>,
+    private readonly options: InvocationStoreOptions = {},
   ) {}
 
   /** Creates a queued record; with an idempotency key, the id of an earlier invocation with that key wins. */
@@ -61,12 +74,9 @@ export class InvocationStore {
     return hash.status === undefined ? null : toRecord(hash);
   }
 
-  /** Several records in one round trip, in order; null where one is gone. */
+  /** Several records, in order, in one round trip per group (redis/redis-keys.ts); null where one is gone. */
   async getMany(ids: string[]): Promise<Array<InvocationRecord | null>> {
-    if (ids.length === 0) return [];
-    const pipeline = this.redis.pipeline();
-    for (const id of ids) pipeline.hgetall(this.keys.invocation(id));
-    const replies = (await pipeline.exec()) ?? [];
+    const replies = await this.readEach(ids, (pipeline, key) => pipeline.hgetall(key));
     return replies.map(([error, hash]) => {
       if (error) throw error;
       const h = hash as Record<string, string>;
@@ -76,25 +86,20 @@ export class InvocationStore {
 
   /** Statuses only, for the sync waiters' sweep. */
   async statuses(ids: string[]): Promise<Array<InvocationStatus | null>> {
-    if (ids.length === 0) return [];
-    const pipeline = this.redis.pipeline();
-    for (const id of ids) pipeline.hget(this.keys.invocation(id), 'status');
-    const replies = (await pipeline.exec()) ?? [];
+    const replies = await this.readEach(ids, (pipeline, key) => pipeline.hget(key, 'status'));
     return replies.map(([, status]) => (status as InvocationStatus | null) ?? null);
   }
 
   /** Whether each record carries a cancel mark (a cancel asked for while it ran). */
   async cancelRequests(ids: string[]): Promise<boolean[]> {
-    const pipeline = this.redis.pipeline();
-    for (const id of ids) pipeline.hget(this.keys.invocation(id), 'cancelRequested');
-    const replies = (await pipeline.exec()) ?? [];
+    const replies = await this.readEach(ids, (pipeline, key) => pipeline.hget(key, 'cancelRequested'));
     return replies.map(([, mark]) => mark === '1');
   }
 
   /** A worker starts a run: queued (or running, after a lost worker) → running. */
   async begin(id: string, functionName: string, worker: string, createdAt: number, batchId?: string): Promise<BeginOutcome> {
     const keys = [this.keys.invocation(id), ...(batchId ? [this.keys.batch(batchId)] : [])];
-    const [kind, value] = (await runScript(this.redis, BEGIN, keys, [
+    const [kind, value] = (await this.runStatusChange(BEGIN, keys, () => [
       Date.now(), worker, id, functionName, createdAt, this.config.keepPendingSeconds,
     ])) as [string, string];
     switch (kind) {
@@ -110,13 +115,13 @@ export class InvocationStore {
   /** running → queued: a retry follows, or the run was handed back (shutdown, lost worker). */
   async requeue(id: string, lastError: { code: string; message: string } | null, batchId?: string): Promise<boolean> {
     const keys = [this.keys.invocation(id), ...(batchId ? [this.keys.batch(batchId)] : [])];
-    const moved = await runScript(this.redis, REQUEUE, keys, [lastError ? JSON.stringify(lastError) : '', this.config.keepPendingSeconds]);
+    const moved = await this.runStatusChange(REQUEUE, keys, () => [lastError ? JSON.stringify(lastError) : '', this.config.keepPendingSeconds]);
     return moved === 1;
   }
 
   /** Finishes the invocation (publishing `finished`), unless it already is. */
   async finish(id: string, functionName: string, result: StoredResult, batchId?: string): Promise<FinishOutcome> {
-    const reply = (await runScript(this.redis, FINISH, this.finishKeys(id, batchId), [
+    const reply = (await this.runStatusChange(FINISH, this.finishKeys(id, batchId), () => [
       result.status, Date.now(), JSON.stringify(result), this.ttlOf(result.status), this.batchTtl(),
       this.keys.finishedChannel, id, functionName,
     ])) as string[];
@@ -143,10 +148,39 @@ export class InvocationStore {
     await runScript(this.redis, UPDATE, [this.keys.invocation(id)], ['callback', JSON.stringify(state)]);
   }
 
+  /** A run's status change, tried again while Redis is unavailable when the options say so; `args` read at each try (the time). */
+  private runStatusChange(script: string, keys: string[], args: () => Array<string | number>): Promise<unknown> {
+    const run = (): Promise<unknown> => runScript(this.redis, script, keys, args());
+    return this.options.retryWhileUnavailable ? retryWhileUnavailable(this.redis, run) : run();
+  }
+
   private finishKeys(id: string, batchId: string | undefined): string[] {
     const keys = [this.keys.invocation(id), this.keys.log(id)];
     if (batchId) keys.push(this.keys.batch(batchId), this.keys.batchMembers(batchId));
     return keys;
+  }
+
+  /**
+   * One command per record, sent as one pipeline per group and the pipelines at once: on Redis
+   * Cluster a pipeline must stay in one slot (a batch's members share one, a sweep's waiters do not).
+   * Replies in the order of `ids`.
+   */
+  private async readEach(ids: string[], add: (pipeline: ChainableCommander, key: string) => void): Promise<Array<[Error | null, unknown]>> {
+    const groups = new Map<string, number[]>();
+    ids.forEach((id, i) => {
+      const group = groupOf(id);
+      const members = groups.get(group);
+      if (members) members.push(i);
+      else groups.set(group, [i]);
+    });
+    const replies = new Array<[Error | null, unknown]>(ids.length);
+    await Promise.all([...groups.values()].map(async (members) => {
+      const pipeline = this.redis.pipeline();
+      for (const i of members) add(pipeline, this.keys.invocation(ids[i]!));
+      const results = (await pipeline.exec()) ?? [];
+      members.forEach((i, n) => (replies[i] = results[n] ?? [null, null]));
+    }));
+    return replies;
   }
 
   private ttlOf(status: InvocationStatus): number {

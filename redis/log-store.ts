@@ -1,7 +1,7 @@
 // An invocation's log in Redis: a stream of entries, appended by the worker as the function writes,
 // read whole by `GET /invocations/{id}/logs` and followed live with `?follow=true`. The finishing
 // status change appends `end` (redis/store-scripts.ts), so a follower knows when to stop.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client.js';
 import type { RedisKeys } from './redis-keys.js';
 
 /** One entry of a log stream, by its `t` field. */
@@ -15,7 +15,7 @@ export type LogEntry =
 
 export class LogStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
   ) {}
 
@@ -35,7 +35,7 @@ export class LogStore {
    * Entries after `afterId`, waiting up to `blockMs` for some. Blocks its connection: call it on a
    * connection of its own (`redis.duplicate()`).
    */
-  async next(blocking: Redis, id: string, afterId: string, blockMs: number): Promise<{ entries: LogEntry[]; lastId: string }> {
+  async next(blocking: RedisClient, id: string, afterId: string, blockMs: number): Promise<{ entries: LogEntry[]; lastId: string }> {
     const reply = await blocking.xreadBuffer('BLOCK', blockMs, 'STREAMS', this.keys.log(id), afterId);
     if (!reply || reply.length === 0) return { entries: [], lastId: afterId };
     return decode(reply[0]![1] as Array<[Buffer, Buffer[]]>, afterId);

@@ -10,7 +10,7 @@ import type { InvocationRecord } from '../contracts/invocation-record.js';
 import type { EmbeddedRedis } from '../dev/embedded-redis.js';
 import { openQueues } from '../redis/invocation-queues.js';
 import { createRedisClient } from '../redis/redis-client.js';
-import { redisKeys } from '../redis/redis-keys.js';
+import { INVOCATIONS_QUEUE, redisKeys } from '../redis/redis-keys.js';
 import { loadWorkerConfig } from '../worker/jobs/worker-config.js';
 import { startWorker, type WorkerHandle } from '../worker/jobs/start-worker.js';
 import { startStack, type Stack } from './support/pidbox-stack.js';
@@ -62,7 +62,8 @@ async function record(stack: Stack, id: string): Promise<InvocationRecord> {
 async function enqueued(prefix: string): Promise<{ records: string[]; waiting: number }> {
   const client = createRedisClient(redis.url, { name: 'test' });
   try {
-    return { records: await client.keys(`${prefix}:invocation:*`), waiting: await client.llen(`${prefix}:bull:invocations:wait`) };
+    const wait = `${redisKeys(prefix).bullPrefix(INVOCATIONS_QUEUE)}:${INVOCATIONS_QUEUE}:wait`;
+    return { records: await client.keys(`${prefix}:invocation:*`), waiting: await client.llen(wait) };
   } finally {
     client.disconnect();
   }

@@ -6,7 +6,7 @@ import { FINAL_STATUSES } from '../../contracts/invocation.js';
 import { PidboxError } from '../../contracts/pidbox-error.js';
 import { afterFinish } from '../../redis/finish-invocation.js';
 import { renderLogEntry, type LogEntry } from '../../redis/log-store.js';
-import { closeRedisClient } from '../../redis/redis-client.js';
+import { closeRedisClient, duplicateRedisClient } from '../../redis/redis-client.js';
 import { unrunResult } from '../../redis/unrun-result.js';
 import type { GatewayDeps, GatewayEnv } from '../gateway-deps.js';
 
@@ -77,7 +77,7 @@ function followLog(c: Context<GatewayEnv>, deps: GatewayDeps, id: string): Respo
       gone = true;
     });
     // XREAD BLOCK holds its connection: one of its own, for this follower only.
-    const blocking = deps.redis.duplicate({ connectionName: 'pidbox-gateway-log-follower' });
+    const blocking = duplicateRedisClient(deps.redis, 'pidbox-gateway-log-follower');
     blocking.on('error', () => {});
     const decoder = new StringDecoder('utf8');
     try {

@@ -49,7 +49,7 @@ function withInvocationId(flavor: Flavor): MiddlewareHandler<GatewayEnv> {
 async function invokeSync(c: Ctx, deps: GatewayDeps, path: string, flavor: Flavor): Promise<Response> {
   const fn = deps.registry.get(c.req.param('name')!);
   const release = deps.inFlight.acquire();
-  // Stops the first waiter when an Idempotency-Key turns out to name an earlier invocation.
+  // Stops the first waiter when an Idempotency-Key gives the invocation another id (an earlier one, or one in its group).
   const replaced = new AbortController();
   try {
     const request = await invocationRequest(c, deps, path);
@@ -63,7 +63,8 @@ async function invokeSync(c: Ctx, deps: GatewayDeps, path: string, flavor: Flavo
     done.catch(() => {});
     try {
       const enqueued = await enqueueInvocation(deps, id, { fn, request, mode: 'sync', ...(idempotencyKey ? { idempotencyKey } : {}) });
-      if (!enqueued.created) {
+      // An earlier invocation with the Idempotency-Key, or a new one in the key's group: wait for that one.
+      if (enqueued.id !== id) {
         replaced.abort();
         id = enqueued.id;
         c.set('invocationId', id);

@@ -1,14 +1,14 @@
 // How a cancel reaches the worker that runs the invocation, on whichever host: every worker
 // subscribes to the control channel, and the one running it aborts its sandbox. A message missed
 // while the subscription reconnects is caught by a sweep of the records' cancel marks.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../redis/redis-client.js';
 import { parseBusMessage } from '../../contracts/bus-message.js';
 import type { InvocationStore } from '../../redis/invocation-store.js';
 import type { RunningInvocations } from './running-invocations.js';
 
 export interface CancelListenerOptions {
   /** A connection of its own: a subscribed connection can do nothing else. */
-  subscriber: Redis;
+  subscriber: RedisClient;
   channel: string;
   running: RunningInvocations;
   store: InvocationStore;

@@ -58,9 +58,9 @@ export async function startWorker(config: WorkerConfig, telemetry?: Telemetry): 
     : null;
   if (sandboxPool) metrics.watchPool(() => sandboxPool.figures().ready);
   const keys = redisKeys(config.queue.prefix);
-  const redis = createRedisClient(config.queue.redisUrl, { name: 'pidbox-worker', log });
-  const subscriber = createRedisClient(config.queue.redisUrl, { name: 'pidbox-worker-control', log });
-  const store = new InvocationStore(redis, keys, config.queue);
+  const redis = createRedisClient(config.queue, { name: 'pidbox-worker', log });
+  const subscriber = createRedisClient(config.queue, { name: 'pidbox-worker-control', log });
+  const store = new InvocationStore(redis, keys, config.queue, { retryWhileUnavailable: true });
   const queues = openQueues(redis, keys);
   const running = new RunningInvocations();
   const deps: WorkerDeps = {
@@ -81,16 +81,17 @@ export async function startWorker(config: WorkerConfig, telemetry?: Telemetry): 
   };
   const cancels = await listenForCancels({ subscriber, channel: keys.controlChannel, running, store });
 
-  const common = { connection: redis, prefix: keys.bullPrefix, name };
+  const common = { connection: redis, name };
   const processor = (job: Job, token?: string): Promise<void> => receiveJob(job, token, deps);
   const invocations = new Worker(INVOCATIONS_QUEUE, processor, {
     ...common,
+    prefix: keys.bullPrefix(INVOCATIONS_QUEUE),
     concurrency: config.concurrency,
     lockDuration: config.lockDurationMs,
     stalledInterval: config.stalledIntervalMs,
     maxStalledCount: config.maxStalledCount,
   });
-  const callbacks = new Worker(CALLBACKS_QUEUE, processor, { ...common, concurrency: config.callbackConcurrency });
+  const callbacks = new Worker(CALLBACKS_QUEUE, processor, { ...common, prefix: keys.bullPrefix(CALLBACKS_QUEUE), concurrency: config.callbackConcurrency });
 
   // A job BullMQ failed without our processor finishing its record — its last attempt threw, or it
   // was lost with its worker too often — still ends, with a reason (a finished record is left as is).
