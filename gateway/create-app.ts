@@ -23,7 +23,7 @@ export function createApp(deps: GatewayDeps): Hono<GatewayEnv> {
     const e = asPidboxError(error);
     c.set('errorType', e.code);
     if (e.code === 'INTERNAL') deps.telemetry.log.error('request failed', { error, path: c.req.path });
-    const retry = e.code === 'TOO_MANY_REQUESTS' || e.code === 'QUEUE_UNAVAILABLE' || e.code === 'SHUTTING_DOWN';
+    const retry = e.code === 'TOO_MANY_REQUESTS' || e.code === 'QUEUE_UNAVAILABLE' || e.code === 'QUEUE_FULL' || e.code === 'SHUTTING_DOWN';
     return errorResponse(e.code, e.message, retry ? { 'retry-after': RETRY_AFTER_SECONDS } : {});
   });
   app.notFound((c) => errorResponse('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`));

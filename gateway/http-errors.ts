@@ -2,6 +2,7 @@
 // the one table (contracts/http-status.ts).
 import { HTTP_STATUS_OF, errorBody } from '../contracts/http-status.js';
 import { PidboxError, type ErrorCode } from '../contracts/pidbox-error.js';
+import { redisTrouble } from '../redis/redis-errors.js';
 
 export function errorResponse(code: ErrorCode, message: string, headers: Record<string, string> = {}): Response {
   return new Response(errorBody(code, message), {
@@ -11,16 +12,22 @@ export function errorResponse(code: ErrorCode, message: string, headers: Record<
 }
 
 /**
- * Any error as a PidboxError: ours as they are; Redis being unreachable (a connection error or a
- * command timeout) as QUEUE_UNAVAILABLE; anything else as INTERNAL.
+ * Any error as a PidboxError: ours as they are; Redis unreachable (down, restarting, in failover, not
+ * answering within the command timeout) as QUEUE_UNAVAILABLE; Redis full (maxmemory reached under
+ * noeviction: it refuses writes, answers reads) as QUEUE_FULL, so that an operator tells the two
+ * apart; both 503 with Retry-After. Anything else as INTERNAL.
  */
 export function asPidboxError(error: unknown): PidboxError {
   if (error instanceof PidboxError) return error;
   const message = (error as Error)?.message ?? String(error);
-  if (/Command timed out|Connection is closed|ECONNREFUSED|connect ENOENT|Reached the max retries|Stream isn't writeable|ETIMEDOUT/i.test(message)) {
-    return new PidboxError('QUEUE_UNAVAILABLE', `the queue (Redis) is not reachable: ${message}`, error);
+  switch (redisTrouble(error)) {
+    case 'unreachable':
+      return new PidboxError('QUEUE_UNAVAILABLE', `the queue (Redis) is not reachable: ${message}`, error);
+    case 'full':
+      return new PidboxError('QUEUE_FULL', `the queue (Redis) is full: it refuses writes past its maxmemory: ${message}`, error);
+    case null:
+      return new PidboxError('INTERNAL', message, error);
   }
-  return new PidboxError('INTERNAL', message, error);
 }
 
 /**
