@@ -24,6 +24,14 @@ const FULL = /^OOM /;
 
 /** Why a Redis command failed, when Redis is the cause; null for any other error. */
 export function redisTrouble(error: unknown): RedisTrouble | null {
+  // A MULTI whose queued commands Redis refused ends in EXECABORT; ioredis keeps why in previousErrors.
+  const previous = (error as { previousErrors?: unknown[] } | undefined)?.previousErrors;
+  if (Array.isArray(previous)) {
+    for (const cause of previous) {
+      const trouble = redisTrouble(cause);
+      if (trouble !== null) return trouble;
+    }
+  }
   const message = (error as Error | undefined)?.message ?? String(error);
   if (FULL.test(message)) return 'full';
   if (UNREACHABLE.test(message)) return 'unreachable';
