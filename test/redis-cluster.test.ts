@@ -115,9 +115,11 @@ test('on a Redis Cluster, sync, async, batch and idempotent invocations run, and
   assert.equal(masters.size, 3, `records on ${[...masters].join(', ')}`);
 });
 
-test('a master failed over to its replica (CLUSTER FAILOVER) while invocations run loses none of them', async () => {
+test('a master failed over to its replica (CLUSTER FAILOVER) while invocations run loses none of them', async (t) => {
   const { master, replicas } = await cluster.shardOf(queueSlot);
   const load = startLoad(gateway.url);
+  // A failure below still stops the load, or its requests would keep the test process alive.
+  t.after(() => load.stop());
   await waitFor('some invocations to be accepted', () => load.ledger.accepted.size >= 20, 30_000);
   assert.equal(await cluster.command(replicas[0]!, 'CLUSTER', 'FAILOVER'), 'OK');
   await waitFor('the replica to take over', async () => (await cluster.shardOf(queueSlot).catch(() => null))?.master === replicas[0], 15_000, 50);
@@ -135,9 +137,11 @@ test('a master failed over to its replica (CLUSTER FAILOVER) while invocations r
   await cluster.untilHealthy();
 });
 
-test('a master killed outright while invocations run: /readyz says so until its replica takes over, and no invocation is lost', async () => {
+test('a master killed outright while invocations run: /readyz says so until its replica takes over, and no invocation is lost', async (t) => {
   const { master, replicas } = await cluster.shardOf(queueSlot);
   const load = startLoad(gateway.url);
+  // A failure below still stops the load, or its requests would keep the test process alive.
+  t.after(() => load.stop());
   await waitFor('some invocations to be accepted', () => load.ledger.accepted.size >= 20, 30_000);
   await master.kill();
   // Its slots are served by nobody until the others hold it failed and its replica is elected.
