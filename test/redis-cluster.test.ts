@@ -1,7 +1,7 @@
 // pidbox on a real Redis Cluster (three masters, a replica each, a password): a gateway and worker
-// processes given PIDBOX_REDIS_CLUSTER run sync, async and batch invocations; then, while
-// invocations keep coming, a master is failed over to its replica (CLUSTER FAILOVER), and another
-// is killed outright. Every invocation accepted finishes, and the books balance.
+// processes given PIDBOX_REDIS_CLUSTER run sync, async and batch invocations, follow a log and
+// honour an Idempotency-Key; then, while invocations keep coming, a master is failed over to its
+// replica (CLUSTER FAILOVER), and another is killed outright. Every invocation accepted finishes, and the books balance.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -94,9 +94,13 @@ test('on a Redis Cluster, sync, async, batch and idempotent invocations run, and
     }, 30_000, 100);
     assert.equal(r.response?.body, `async ${i}`);
   }
-  // Its log is a stream in the record's slot.
-  const logs = await call(`/invocations/${asyncIds[0]}/logs`);
-  assert.equal(logs.status, 200);
+  // Its log is a stream in the record's slot, followed live on a connection of its own to that node.
+  const slow = await call('/functions/slow-echo/invocations', { method: 'POST', body: '' });
+  const slowId = ((await slow.json()) as { id: string }).id;
+  const events = await (await call(`/invocations/${slowId}/logs?follow=true`)).text();
+  assert.match(events, /event: log\ndata: slow-echo started/);
+  assert.match(events, /event: end\ndata: {"status":"succeeded"}/);
+  assert.equal(await (await call(`/invocations/${slowId}/logs`)).text(), 'slow-echo started\n');
 
   // An Idempotency-Key finds the first invocation, on whichever node the key lives.
   const first = await call('/functions/echoes-body/invocations', { method: 'POST', body: 'once', headers: { 'idempotency-key': 'order-42' } });
