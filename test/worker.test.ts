@@ -28,10 +28,11 @@ after(async () => {
   // Some of them were SIGKILLed on purpose: their sandboxes' folders and cgroups go as the next
   // worker of the host would remove them.
   await cleanUpAfterKilledWorkers();
-  assert.deepEqual(staleSandboxState(), []);
   await Promise.all(stacks.map((s) => s.stop()));
   await redis?.stop();
   rmSync(cacheDir, { recursive: true, force: true });
+  // Checked once everything is stopped: a failure here must not leave Redis or a gateway running.
+  assert.deepEqual(staleSandboxState(), []);
 });
 
 /** A gateway (with an in-process worker unless `worker: false`) on a queue of its own. */
