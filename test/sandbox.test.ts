@@ -371,6 +371,27 @@ describe('a worker killed with SIGKILL', { timeout: 60_000 }, () => {
     // run is checked, and a run of twenty where none is would check nothing.
     assert.ok(checked >= 10, `${checked} of 20 sandboxes were looked at`);
   });
+
+  test('leaves no bubblewrap stuck in its setup: the next worker of the host kills it', async () => {
+    // Killed between bubblewrap's clone and its uid map, a worker leaves bubblewrap's child waiting
+    // forever, before it has a parent-death signal or a cgroup. Such a process is a bubblewrap whose
+    // command line names a gone worker's run folder; here one stands in for it, as a gone worker's.
+    const gone = 'pidbox-999999-1-1';
+    const stuck = spawn('bwrap', ['--ro-bind', '/', '/', '--setenv', 'RUN', `/run/pidbox/${gone}/slots/1/task`, 'sleep', '600'], { stdio: 'ignore', detached: true });
+    await once(stuck, 'spawn');
+    const bystander = spawn('bwrap', ['--ro-bind', '/', '/', '--setenv', 'RUN', '/run/pidbox/not-a-worker/', 'sleep', '600'], { stdio: 'ignore', detached: true });
+    await once(bystander, 'spawn');
+    try {
+      const next = await openSandboxHost();
+      await next.close();
+      const [, signal] = (await once(stuck, 'exit')) as [number | null, NodeJS.Signals | null];
+      assert.equal(signal, 'SIGKILL');
+      assert.ok(isAlive(bystander.pid!), 'a bubblewrap that names no gone worker is left alone');
+    } finally {
+      stuck.kill('SIGKILL');
+      bystander.kill('SIGKILL');
+    }
+  });
 });
 
 describe('1000 sandboxes in a row', { timeout: 300_000 }, () => {

@@ -262,7 +262,7 @@ test('a job lost with its worker more often than PIDBOX_MAX_STALLED_COUNT ends f
   assert.equal(r.error?.code, 'WORKER_LOST');
 });
 
-test('no sandbox process is left running once the workers have stopped, on the whole machine', async () => {
+test('no sandbox process is left running once the workers have stopped, wherever it was reparented', async () => {
   // Pre-started sandboxes wait in running workers: they go with them.
   await Promise.all([...workers.map((w) => w.kill()), ...stacks.map((s) => s.stop())]);
   await waitFor('every sandbox to end', () => sandboxProcesses().length === 0, 5000);
