@@ -17,11 +17,14 @@ test('job data this version cannot read fails with INVALID_JOB and says why', ()
   assert.throws(() => parseJobData({ type: 'something-else', invocationId: 'i' }), { code: 'INVALID_JOB', message: /unknown type "something-else"/ });
   assert.throws(() => parseJobData({ type: 'callback', invocationId: 'i', url: 'u', format: 'xml' }), { code: 'INVALID_JOB' });
   assert.throws(() => parseJobData(null), { code: 'INVALID_JOB' });
+  assert.throws(() => parseJobData({ type: 'callback', invocationId: '', url: 'u', format: 'record' }), { code: 'INVALID_JOB', message: /no valid invocationId/ });
 });
 
 test('bus messages are parsed by type, and anything else is ignored', () => {
   assert.deepEqual(parseBusMessage('{"type":"finished","id":"a","status":"succeeded"}'), { type: 'finished', id: 'a', status: 'succeeded' });
   assert.deepEqual(parseBusMessage('{"type":"cancel","id":"a"}'), { type: 'cancel', id: 'a' });
   assert.equal(parseBusMessage('{"type":"reboot","id":"a"}'), null);
+  assert.equal(parseBusMessage('{"type":"finished","id":"a","status":"exploded"}'), null);
+  assert.equal(parseBusMessage('{"type":"cancel"}'), null);
   assert.equal(parseBusMessage('not json'), null);
 });

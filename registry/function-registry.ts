@@ -22,22 +22,25 @@ export interface FunctionInfo {
   config: FunctionConfig;
 }
 
-const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+/** A function's name: its folder's, and the `{name}` of its routes. */
+export const FUNCTION_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const NODE_ENTRIES = ['index.ts', 'index.mts', 'index.js', 'index.mjs'];
 /** Largest function.json read; a settings file is a few hundred bytes. */
 const MAX_CONFIG_BYTES = 1024 * 1024;
 
 export function isValidFunctionName(name: string): boolean {
-  return NAME.test(name);
+  return FUNCTION_NAME.test(name);
+}
+
+export function invalidFunctionName(name: string): PidboxError {
+  return new PidboxError(
+    'INVALID_FUNCTION_NAME',
+    `"${name.slice(0, 80)}" is not a valid function name: lower-case letters, digits, "-" and "_", at most 63, starting with a letter or digit`,
+  );
 }
 
 export function assertFunctionName(name: string): void {
-  if (!isValidFunctionName(name)) {
-    throw new PidboxError(
-      'INVALID_FUNCTION_NAME',
-      `"${name.slice(0, 80)}" is not a valid function name: lower-case letters, digits, "-" and "_", at most 63, starting with a letter or digit`,
-    );
-  }
+  if (!isValidFunctionName(name)) throw invalidFunctionName(name);
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { FunctionResponse, FunctionResult, InvocationRequest } from '../../contracts/invocation.js';
 import { statSync } from 'node:fs';
+import { HTTP_STATUS_OF, errorBody } from '../../contracts/http-status.js';
 import { PidboxError, type ErrorCode } from '../../contracts/pidbox-error.js';
 import type { FunctionConfig } from '../../contracts/function-config.js';
 import type { FunctionInfo } from '../../registry/function-registry.js';
@@ -213,26 +214,27 @@ async function runInSandbox(fn: FunctionInfo, request: InvocationRequest, option
     log: log.toString(),
     logTruncated: log.truncated,
   };
-  const failed = (status: FunctionResult['status'], httpStatus: number, code: ErrorCode, message: string): FunctionResult => ({
+  // The response's status is the code's row in the one table (contracts/http-status.ts).
+  const failed = (status: FunctionResult['status'], code: ErrorCode, message: string): FunctionResult => ({
     ...base,
     status,
-    response: errorResponse(httpStatus, code, message),
+    response: errorResponse(code, message),
     error: { code, message },
   });
 
-  if (cancelled) return failed('cancelled', 409, 'INVOCATION_CANCELLED', 'the invocation was cancelled');
+  if (cancelled) return failed('cancelled', 'INVOCATION_CANCELLED', 'the invocation was cancelled');
   if (outcome.timedOut) {
-    return failed('timed_out', 504, 'FUNCTION_TIMED_OUT', `the function ran longer than its timeout of ${fn.config.timeoutMs} ms`);
+    return failed('timed_out', 'FUNCTION_TIMED_OUT', `the function ran longer than its timeout of ${fn.config.timeoutMs} ms`);
   }
   if (outcome.outOfMemory) {
-    return failed('failed', 500, 'FUNCTION_OUT_OF_MEMORY', `the function used more than its ${limits.memoryMb} MiB of memory and was killed`);
+    return failed('failed', 'FUNCTION_OUT_OF_MEMORY', `the function used more than its ${limits.memoryMb} MiB of memory and was killed`);
   }
-  if (failedToLoad) return failed('failed', 500, 'FUNCTION_FAILED', `the function's module failed to load: ${failedToLoad.message}`);
+  if (failedToLoad) return failed('failed', 'FUNCTION_FAILED', `the function's module failed to load: ${failedToLoad.message}`);
   if (response.overflowed) {
-    return failed('failed', 502, 'FUNCTION_OUTPUT_TOO_LARGE', `the function's response is larger than ${maxResponse} bytes`);
+    return failed('failed', 'FUNCTION_OUTPUT_TOO_LARGE', `the function's response is larger than ${maxResponse} bytes`);
   }
   if (fn.runtime === 'exec') {
-    if (outcome.exitCode !== 0) return failed('failed', 500, 'FUNCTION_FAILED', describeExit(outcome));
+    if (outcome.exitCode !== 0) return failed('failed', 'FUNCTION_FAILED', describeExit(outcome));
     return { ...base, status: 'succeeded', response: { status: 200, headers: { 'content-type': fn.config.contentType }, bodyBase64: response.toBuffer().toString('base64') } };
   }
   // Everything the host wrote has been read by now (the outcome waits for it): complete, or not at all.
@@ -242,17 +244,17 @@ async function runInSandbox(fn: FunctionInfo, request: InvocationRequest, option
     parsed = parseNodeResult(output);
   } catch (error) {
     if (!(error instanceof ProtocolError)) throw error;
-    return failed('failed', 502, 'SANDBOX_PROTOCOL_ERROR', `the function's result is not valid: ${error.message}`);
+    return failed('failed', 'SANDBOX_PROTOCOL_ERROR', `the function's result is not valid: ${error.message}`);
   }
   const parent = parseTraceparent(traceEnv.TRACEPARENT);
   if (parsed?.spans.length && parent) options.tracing?.exportRecordedSpans(adoptSpans(parsed.spans, parent));
   if (parsed?.kind === 'error') {
-    return failed('failed', 500, 'FUNCTION_FAILED', parsed.name === 'UnserializableResult' ? parsed.message : `the handler threw ${parsed.name}: ${parsed.message}`);
+    return failed('failed', 'FUNCTION_FAILED', parsed.name === 'UnserializableResult' ? parsed.message : `the handler threw ${parsed.name}: ${parsed.message}`);
   }
-  if (outcome.exitCode !== 0) return failed('failed', 500, 'FUNCTION_FAILED', describeExit(outcome));
-  if (!parsed) return failed('failed', 500, 'FUNCTION_FAILED', 'the function exited without a response');
+  if (outcome.exitCode !== 0) return failed('failed', 'FUNCTION_FAILED', describeExit(outcome));
+  if (!parsed) return failed('failed', 'FUNCTION_FAILED', 'the function exited without a response');
   if (parsed.body.length > maxResponse) {
-    return failed('failed', 502, 'FUNCTION_OUTPUT_TOO_LARGE', `the function's response is larger than ${maxResponse} bytes`);
+    return failed('failed', 'FUNCTION_OUTPUT_TOO_LARGE', `the function's response is larger than ${maxResponse} bytes`);
   }
   return { ...base, status: 'succeeded', response: { status: parsed.status, headers: parsed.headers, bodyBase64: parsed.body.toString('base64') } };
 }
@@ -314,10 +316,10 @@ function describeExit(outcome: SandboxOutcome): string {
   return outcome.signal ? `the function was killed by ${outcome.signal}` : `the function exited with code ${outcome.code}`;
 }
 
-function errorResponse(status: number, code: string, message: string): FunctionResponse {
+function errorResponse(code: ErrorCode, message: string): FunctionResponse {
   return {
-    status,
+    status: HTTP_STATUS_OF[code],
     headers: { 'content-type': 'application/json' },
-    bodyBase64: Buffer.from(JSON.stringify({ error: { code, message } })).toString('base64'),
+    bodyBase64: Buffer.from(errorBody(code, message)).toString('base64'),
   };
 }

@@ -5,6 +5,7 @@
 import type { BlockList } from 'node:net';
 import { SpanKind } from '@opentelemetry/api';
 import { UnrecoverableError, type Job } from 'bullmq';
+import { HTTP_STATUS_OF } from '../../contracts/http-status.js';
 import type { CallbackJob } from '../../contracts/job.js';
 import type { InvocationRecord } from '../../contracts/invocation-record.js';
 import { PidboxError } from '../../contracts/pidbox-error.js';
@@ -80,7 +81,8 @@ function callbackRequest(record: InvocationRecord, format: CallbackJob['format']
           ...(contentType ? { 'content-type': contentType } : {}),
           'x-call-id': record.id,
           'x-function-name': record.function,
-          'x-function-status': String(response?.status ?? 500),
+          // A finished record always has a response; without one, it failed inside pidbox.
+          'x-function-status': String(response?.status ?? HTTP_STATUS_OF.INTERNAL),
           'x-invocation-status': record.status,
         },
       };
