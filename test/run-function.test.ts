@@ -82,6 +82,7 @@ test('an exec function exiting non-zero is a failed result carrying its code and
   assert.deepEqual(result.exit, { code: 3, signal: null });
   assert.equal(result.response.status, 500);
   assert.match(result.log, /something went wrong/);
+  assert.equal(result.error?.message, 'the function exited with code 3: something went wrong', 'the message ends with the tail of stderr, not stdout');
 });
 
 test('a handler that throws is a failed result naming the error', async () => {

@@ -12,7 +12,7 @@ import {
 } from '../sandbox/spawn-sandbox.js';
 import { LoadFailed } from './node-host-channel.js';
 import { adoptSpans, parseNodeResult } from './node-result.js';
-import { BoundedBuffer, TailBuffer, throttle } from './output.js';
+import { BoundedBuffer, TailBuffer, printableTail, throttle } from './output.js';
 import { functionEnv } from './function-env.js';
 import { prepareSandbox, type SandboxShape } from './prepared-sandbox.js';
 import type { SandboxPool } from './sandbox-pool.js';
@@ -55,6 +55,9 @@ const DEFAULT_MAX_RESPONSE_BYTES = 6 * 1024 * 1024;
 const DEFAULT_MAX_LOG_BYTES = 256 * 1024;
 /** The most of a function's log the worker reads a second; a function that writes faster waits. */
 const LOG_BYTES_PER_SECOND = 16 * 1024 * 1024;
+/** How much of the end of stderr a failed run's error message carries: enough for the last few lines. */
+const STDERR_TAIL_BYTES = 1024;
+const STDERR_TAIL_LINES = 5;
 
 /**
  * Runs one invocation of `fn` in a fresh sandbox. A function that fails, times out or is cancelled
@@ -155,6 +158,10 @@ async function runInSandbox(fn: FunctionInfo, request: InvocationRequest, option
     });
   }
   for (const stream of logs) stream.on('data', onLog);
+  // stderr apart from stdout (a node function's log has both): its end says why a run failed.
+  // One byte more than is shown, so that a tail that lost its start shows it did.
+  const stderr = new TailBuffer(STDERR_TAIL_BYTES + 1);
+  sandbox.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
   const stopThrottle = throttle(logs, LOG_BYTES_PER_SECOND);
 
   let outcome: SandboxOutcome;
@@ -232,7 +239,7 @@ async function runInSandbox(fn: FunctionInfo, request: InvocationRequest, option
     return failed('failed', 502, 'FUNCTION_OUTPUT_TOO_LARGE', `the function's response is larger than ${maxResponse} bytes`);
   }
   if (fn.runtime === 'exec') {
-    if (outcome.exitCode !== 0) return failed('failed', 500, 'FUNCTION_FAILED', describeExit(outcome));
+    if (outcome.exitCode !== 0) return failed('failed', 500, 'FUNCTION_FAILED', describeExit(outcome, stderr));
     return { ...base, status: 'succeeded', response: { status: 200, headers: { 'content-type': fn.config.contentType }, bodyBase64: response.toBuffer().toString('base64') } };
   }
   // Everything the host wrote has been read by now (the outcome waits for it): complete, or not at all.
@@ -249,7 +256,7 @@ async function runInSandbox(fn: FunctionInfo, request: InvocationRequest, option
   if (parsed?.kind === 'error') {
     return failed('failed', 500, 'FUNCTION_FAILED', parsed.name === 'UnserializableResult' ? parsed.message : `the handler threw ${parsed.name}: ${parsed.message}`);
   }
-  if (outcome.exitCode !== 0) return failed('failed', 500, 'FUNCTION_FAILED', describeExit(outcome));
+  if (outcome.exitCode !== 0) return failed('failed', 500, 'FUNCTION_FAILED', describeExit(outcome, stderr));
   if (!parsed) return failed('failed', 500, 'FUNCTION_FAILED', 'the function exited without a response');
   if (parsed.body.length > maxResponse) {
     return failed('failed', 502, 'FUNCTION_OUTPUT_TOO_LARGE', `the function's response is larger than ${maxResponse} bytes`);
@@ -310,8 +317,11 @@ function parseTraceparent(traceparent: string | undefined): { traceId: string; s
   return match ? { traceId: match[1]!, spanId: match[2]!, traceFlags: Number.parseInt(match[3]!, 16) } : null;
 }
 
-function describeExit(outcome: SandboxOutcome): string {
-  return outcome.signal ? `the function was killed by ${outcome.signal}` : `the function exited with code ${outcome.code}`;
+/** `the function exited with code 3: <the end of its stderr>`: the reason is usually in its last lines. */
+function describeExit(outcome: SandboxOutcome, stderr: TailBuffer): string {
+  const how = outcome.signal ? `the function was killed by ${outcome.signal}` : `the function exited with code ${outcome.code}`;
+  const tail = printableTail(stderr.toBuffer(), STDERR_TAIL_BYTES, STDERR_TAIL_LINES);
+  return tail ? `${how}: ${tail}` : how;
 }
 
 function errorResponse(status: number, code: string, message: string): FunctionResponse {
