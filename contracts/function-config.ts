@@ -17,6 +17,8 @@ export interface FunctionConfig {
   network: 'host' | 'loopback';
   /** Content-Type of an exec function's response. Default: `text/plain; charset=utf-8`. */
   contentType: string;
+  /** An exec function answers the CGI way (RFC 3875, section 6): `Status:` and header lines, a blank line, the body. Default: false. */
+  cgi: boolean;
   /** Memory of the function's processes together, /tmp included, MiB; null: the worker's default (PIDBOX_SANDBOX_MEMORY_MB). */
   memoryMb: number | null;
   /** Processes and threads at once; null: the worker's default (PIDBOX_SANDBOX_MAX_PROCESSES). */
@@ -34,6 +36,7 @@ export const DEFAULT_FUNCTION_CONFIG: FunctionConfig = {
   concurrency: null,
   network: 'loopback',
   contentType: 'text/plain; charset=utf-8',
+  cgi: false,
   memoryMb: null,
   maxProcesses: null,
   cpus: null,
@@ -91,6 +94,10 @@ export function parseFunctionConfig(raw: unknown, file: string): FunctionConfig 
         if (typeof value !== 'string' || value === '') fail(field, `must be a non-empty string, got ${JSON.stringify(value)}`);
         config.contentType = value as string;
         break;
+      case 'cgi':
+        if (typeof value !== 'boolean') fail(field, `must be true or false, got ${JSON.stringify(value)}`);
+        config.cgi = value as boolean;
+        break;
       case 'memoryMb':
       case 'maxProcesses':
       case 'tmpMb': {
@@ -118,7 +125,7 @@ export function parseFunctionConfig(raw: unknown, file: string): FunctionConfig 
         }
         break;
       default:
-        fail(field, 'is not a known setting (known: timeoutMs, retries, concurrency, network, contentType, env, memoryMb, maxProcesses, cpus, tmpMb)');
+        fail(field, 'is not a known setting (known: timeoutMs, retries, concurrency, network, contentType, cgi, env, memoryMb, maxProcesses, cpus, tmpMb)');
     }
   }
   return config;

@@ -96,6 +96,16 @@ test('an exec function returns a binary body byte for byte through the queue', a
   }
 });
 
+test('a CGI function answers through the gateway with its own status and headers, and the caller\'s path, query and headers reach it', async () => {
+  const answer = await stack.fetch('/function/answers-cgi/orders/7?view=full', { method: 'POST', body: 'ping', headers: { 'x-request-id': 'r-9', 'content-type': 'text/plain' } });
+  assert.equal(answer.status, 201);
+  assert.equal(answer.headers.get('content-type'), 'application/json');
+  assert.equal(answer.headers.get('x-method'), 'POST');
+  assert.match(answer.headers.get('x-invocation-id') ?? '', UUID);
+  const got = (await answer.json()) as Record<string, string>;
+  assert.deepEqual([got.pathInfo, got.query, got.requestId, got.contentLength, got.body], ['/orders/7', 'view=full', 'r-9', '4', 'ping']);
+});
+
 test('sync callers wait on one subscription per gateway, not one each', async () => {
   const client = createRedisClient(stack.redis.url, { name: 'test' });
   try {

@@ -85,6 +85,63 @@ test('an exec function exiting non-zero is a failed result carrying its code and
   assert.equal(result.error?.message, 'the function exited with code 3: something went wrong', 'the message ends with the tail of stderr, not stdout');
 });
 
+test('an exec function gets the request as CGI variables, and without "cgi" its stdout stays the body', async () => {
+  const result = await runFunction(fixtures.get('prints-cgi-env'), {
+    method: 'PUT',
+    path: '/orders/a%20b?id=7&tag=x',
+    headers: { host: 'gw.example:8080', 'content-type': 'text/plain', 'x-request-id': 'r-1', authorization: 'Bearer secret', proxy: 'http://evil.example:3128' },
+    bodyBase64: Buffer.from('hello').toString('base64'),
+  }, { host, invocationId: 'i', builder });
+  assert.equal(result.status, 'succeeded');
+  assert.equal(result.response.status, 200, 'a Status line is body like the rest without "cgi"');
+  const [head, env] = body(result).split('\n\n');
+  assert.equal(head, 'Status: 201 Created');
+  assert.deepEqual(env!.trim().split('\n'), [
+    'CONTENT_LENGTH=5',
+    'CONTENT_TYPE=text/plain',
+    'GATEWAY_INTERFACE=CGI/1.1',
+    'HTTP_HOST=gw.example:8080',
+    'HTTP_X_REQUEST_ID=r-1',
+    'PATH_INFO=/orders/a b',
+    'PIDBOX_METHOD=PUT',
+    'PIDBOX_PATH=/orders/a%20b?id=7&tag=x',
+    'QUERY_STRING=id=7&tag=x',
+    'REQUEST_METHOD=PUT',
+    'SCRIPT_NAME=/functions/prints-cgi-env',
+    'SERVER_NAME=gw.example',
+    'SERVER_PORT=8080',
+    'SERVER_PROTOCOL=HTTP/1.1',
+    'SERVER_SOFTWARE=pidbox',
+  ], 'no HTTP_AUTHORIZATION, no HTTP_PROXY');
+});
+
+test('with "cgi": true an exec function answers with its own status and headers, then its body', async () => {
+  const result = await runFunction(fixtures.get('answers-cgi'), {
+    method: 'POST',
+    path: '/x?y=1',
+    headers: { 'content-type': 'text/plain', 'x-request-id': 'r-2', authorization: 'Bearer secret' },
+    bodyBase64: Buffer.from('ping').toString('base64'),
+  }, { host, invocationId: 'i', builder });
+  assert.equal(result.status, 'succeeded');
+  assert.equal(result.response.status, 201);
+  assert.deepEqual(result.response.headers, { 'content-type': 'application/json', 'x-method': 'POST' });
+  assert.deepEqual(JSON.parse(body(result)), {
+    pathInfo: '/x', query: 'y=1', requestId: 'r-2', contentType: 'text/plain', contentLength: '4', gateway: 'CGI/1.1', protocol: 'HTTP/1.1', authorization: 'unset', body: 'ping',
+  });
+});
+
+test('a CGI response that injects a header or never ends its header section fails the run naming the problem', async () => {
+  const injected = await runFunction(fixtures.get('cgi-injects-a-header'), request(''), { host, invocationId: 'i', builder });
+  assert.equal(injected.status, 'failed');
+  assert.equal(injected.error?.code, 'FUNCTION_FAILED');
+  assert.equal(injected.error?.message, "the function's CGI response is not valid: header X-Note (line 2) has a control character in its value");
+  assert.equal(injected.response.status, 500);
+  assert.deepEqual(Object.keys(injected.response.headers), ['content-type']);
+  const flood = await runFunction(fixtures.get('cgi-floods-its-headers'), request(''), { host, invocationId: 'i', builder });
+  assert.equal(flood.error?.code, 'FUNCTION_FAILED');
+  assert.equal(flood.error?.message, "the function's CGI response is not valid: its header section is longer than 32768 bytes");
+});
+
 test('a handler that throws is a failed result naming the error', async () => {
   const result = await runFunction(fixtures.get('handler-throws'), request(''), { host, invocationId: 'i', builder });
   assert.equal(result.status, 'failed');

@@ -13,6 +13,8 @@ import {
 import { LoadFailed } from './node-host-channel.js';
 import { adoptSpans, parseNodeResult } from './node-result.js';
 import { BoundedBuffer, TailBuffer, printableTail, throttle } from './output.js';
+import { cgiEnv } from './cgi-env.js';
+import { CgiResponseError, parseCgiResponse } from './cgi-response.js';
 import { functionEnv } from './function-env.js';
 import { prepareSandbox, type SandboxShape } from './prepared-sandbox.js';
 import type { SandboxPool } from './sandbox-pool.js';
@@ -103,6 +105,7 @@ async function runInSandbox(fn: FunctionInfo, request: InvocationRequest, option
   const traceEnv = spans.traceEnv();
   const maxResponse = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
   const shape: SandboxShape = { runtime: fn.runtime, network: fn.config.network, tmpMb: limits.tmpMb };
+  const body = Buffer.from(request.bodyBase64, 'base64');
 
   // A pre-started sandbox when the pool has one for this function (or one that fits any), else a
   // cold one made now, the same way.
@@ -146,7 +149,7 @@ async function runInSandbox(fn: FunctionInfo, request: InvocationRequest, option
     log.push(chunk);
     options.onLog?.(chunk);
   };
-  // exec: stdout is the response. node: stdout is log, the response comes on the host's channel.
+  // exec: stdout is the response (with `cgi`, its headers too). node: stdout is log, the response comes on the host's channel.
   // A response past its limit ends the run at once: nothing more of it would be kept, and reading
   // it costs the worker.
   const response = new BoundedBuffer(maxResponse);
@@ -194,9 +197,9 @@ async function runInSandbox(fn: FunctionInfo, request: InvocationRequest, option
         invoked.then(() => sandbox.answered(), () => {});
         answer = invoked;
       } else {
-        sandbox.run(execSpec(fn, request, options, traceEnv, limits));
+        sandbox.run(execSpec(fn, request, body.length, options, traceEnv, limits));
       }
-      sandbox.stdin.end(Buffer.from(request.bodyBase64, 'base64'));
+      sandbox.stdin.end(body);
     }
     outcome = await sandbox.outcome;
   } finally {
@@ -240,7 +243,16 @@ async function runInSandbox(fn: FunctionInfo, request: InvocationRequest, option
   }
   if (fn.runtime === 'exec') {
     if (outcome.exitCode !== 0) return failed('failed', 500, 'FUNCTION_FAILED', describeExit(outcome, stderr));
-    return { ...base, status: 'succeeded', response: { status: 200, headers: { 'content-type': fn.config.contentType }, bodyBase64: response.toBuffer().toString('base64') } };
+    if (!fn.config.cgi) {
+      return { ...base, status: 'succeeded', response: { status: 200, headers: { 'content-type': fn.config.contentType }, bodyBase64: response.toBuffer().toString('base64') } };
+    }
+    try {
+      const cgi = parseCgiResponse(response.toBuffer(), { defaultContentType: fn.config.contentType });
+      return { ...base, status: 'succeeded', response: { status: cgi.status, headers: cgi.headers, bodyBase64: cgi.body.toString('base64') } };
+    } catch (error) {
+      if (!(error instanceof CgiResponseError)) throw error;
+      return failed('failed', 500, 'FUNCTION_FAILED', `the function's CGI response is not valid: ${error.message}`);
+    }
   }
   // Everything the host wrote has been read by now (the outcome waits for it): complete, or not at all.
   let parsed;
@@ -275,9 +287,14 @@ async function whyNotReady(sandbox: Sandbox, error: unknown): Promise<unknown> {
   return error;
 }
 
-/** An exec function's process: its handler, with the call's facts in its environment. */
-function execSpec(fn: FunctionInfo, request: InvocationRequest, options: RunOptions, traceEnv: Record<string, string>, limits: SandboxLimits): RunSpec {
+/**
+ * An exec function's process: its handler, with the call's facts in its environment. The request's
+ * CGI variables come first: the caller chooses their values, so they never replace the function's own
+ * environment (function.json's `env` included) or pidbox's variables.
+ */
+function execSpec(fn: FunctionInfo, request: InvocationRequest, bodyBytes: number, options: RunOptions, traceEnv: Record<string, string>, limits: SandboxLimits): RunSpec {
   const env: Record<string, string> = {
+    ...cgiEnv(request, bodyBytes, { functionName: fn.name }),
     ...functionEnv(fn),
     PIDBOX_INVOCATION_ID: options.invocationId,
     PIDBOX_ATTEMPT: String(options.attempt ?? 1),
