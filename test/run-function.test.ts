@@ -196,13 +196,24 @@ test('the response limit is exact: one byte over fails, the limit itself passes'
   assert.equal(node.error?.code, 'FUNCTION_OUTPUT_TOO_LARGE', 'a node function\'s body is held to the same limit');
 });
 
-test('a function that does not build is refused with FUNCTION_BUILD_FAILED naming the file', async () => {
-  await assert.rejects(runFunction(fixtures.get('broken-build'), request(''), { host, invocationId: 'i', builder }), (error: unknown) => {
+test('a function that does not build is refused with FUNCTION_BUILD_FAILED naming the file: its entry at look-up, its imports by the build', async () => {
+  const refused = (file: RegExp) => (error: unknown) => {
     assert.ok(error instanceof PidboxError);
     assert.equal(error.code, 'FUNCTION_BUILD_FAILED');
-    assert.match(error.message, /broken-build\/index\.ts:\d+/);
+    assert.match(error.message, file);
     return true;
-  });
+  };
+  assert.throws(() => fixtures.get('broken-build'), refused(/broken-build\/index\.ts:\d+/));
+  const root = mkdtempSync(join(tmpdir(), 'pidbox-functions-'));
+  try {
+    mkdirSync(join(root, 'broken-import'));
+    writeFileSync(join(root, 'broken-import', 'index.ts'), "import { price } from './prices.ts';\nexport default () => price;\n");
+    writeFileSync(join(root, 'broken-import', 'prices.ts'), 'export const price = ;\n');
+    const fn = new FunctionRegistry(root).get('broken-import');
+    await assert.rejects(runFunction(fn, request(''), { host, invocationId: 'i', builder }), refused(/broken-import\/prices\.ts:1/));
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });
 
 test('an invalid function.json is reported with the file and the field', () => {
