@@ -486,7 +486,7 @@ test('GET /functions lists names, runtimes and settings, and /healthz and /ready
   assert.equal(res.status, 200);
   const { functions, problems } = (await res.json()) as {
     functions: Array<{ name: string; runtime: string; settings: { timeoutMs: number; retries: number; concurrency: number | null; env: string[] } }>;
-    problems: Array<{ name: string; code: string }>;
+    problems: Array<{ name: string; code: string; message: string }>;
   };
   const byName = new Map(functions.map((f) => [f.name, f]));
   assert.equal(byName.get('times-out')?.settings.timeoutMs, 400);
@@ -496,14 +496,23 @@ test('GET /functions lists names, runtimes and settings, and /healthz and /ready
   assert.deepEqual(byName.get('fails-once')?.settings.env, ['FAILS_ONCE_TOKEN']);
   assert.doesNotMatch(JSON.stringify(functions), /never-listed/, 'the values of env variables are never listed');
   assert.ok(problems.some((p) => p.name === 'bad-config' && p.code === 'INVALID_FUNCTION_CONFIG'));
+  const noHandler = problems.find((p) => p.name === 'exports-no-handler');
+  assert.equal(noHandler?.code, 'FUNCTION_BUILD_FAILED', 'a node module without a default export is broken before anyone calls it');
+  assert.match(noHandler.message, /exports-no-handler\/index\.ts has no default export/);
+  assert.ok(!byName.has('exports-no-handler'));
 
   assert.deepEqual(await (await stack.fetch('/healthz')).json(), { status: 'ok' });
   const ready = await stack.fetch('/readyz');
   assert.equal(ready.status, 200);
-  const body = (await ready.json()) as { status: string; checks: { redis: { ok: boolean }; functions: { ok: boolean; count: number } } };
+  const body = (await ready.json()) as { status: string; checks: { redis: { ok: boolean }; functions: { ok: boolean; count: number; problems: number } } };
   assert.equal(body.status, 'ready');
   assert.equal(body.checks.redis.ok, true);
   assert.ok(body.checks.functions.count > 5);
+  assert.equal(body.checks.functions.problems, problems.length, 'broken functions are counted, and do not make the gateway unready');
+
+  const called = await stack.fetch('/functions/exports-no-handler', { method: 'POST' });
+  assert.equal(called.status, 500);
+  assert.equal((await errorOf(called)).code, 'FUNCTION_BUILD_FAILED');
 });
 
 test('/readyz says unavailable, with 503, when Redis is gone', async () => {
