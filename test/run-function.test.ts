@@ -142,6 +142,37 @@ test('a CGI response that injects a header or never ends its header section fail
   assert.equal(flood.error?.message, "the function's CGI response is not valid: its header section is longer than 32768 bytes");
 });
 
+test('a node handler returning bytes (Uint8Array, a part of one, ArrayBuffer, DataView, a ReadableStream) sends exactly those bytes', async () => {
+  const bytes = Buffer.from([0, 1, 2, 253, 254, 255]);
+  for (const path of ['/uint8array', '/subarray', '/arraybuffer', '/dataview', '/stream']) {
+    const result = await runFunction(fixtures.get('returns-what-it-is-asked'), request('', path), { host, invocationId: 'i', builder });
+    assert.equal(result.status, 'succeeded', `${path}: ${result.error?.message}`);
+    assert.equal(result.response.headers['content-type'], 'application/octet-stream', path);
+    assert.deepEqual(Buffer.from(result.response.bodyBase64, 'base64'), bytes, path);
+  }
+  const response = await runFunction(fixtures.get('returns-what-it-is-asked'), request('', '/response-stream'), { host, invocationId: 'i', builder });
+  assert.equal(response.response.status, 202);
+  assert.equal(response.response.headers['content-type'], 'application/x-bytes');
+  assert.deepEqual(Buffer.from(response.response.bodyBase64, 'base64'), bytes, 'a Response whose body is a stream');
+});
+
+test('a value that cannot be sent says why, not that the handler threw; a stream that fails is the handler\'s failure', async () => {
+  const cases: Array<[string, string]> = [
+    ['/bigint', "the handler's value cannot be sent as JSON: Do not know how to serialize a BigInt"],
+    ['/symbol', "the handler's value cannot be sent as JSON: a symbol"],
+    ['/string-stream', "the handler's ReadableStream cannot be sent: its chunks must be bytes (Uint8Array), got a string"],
+    ['/failing-stream', 'the handler threw RangeError: the source ran dry'],
+  ];
+  for (const [path, message] of cases) {
+    const result = await runFunction(fixtures.get('returns-what-it-is-asked'), request('', path), { host, invocationId: 'i', builder });
+    assert.equal(result.status, 'failed', path);
+    assert.equal(result.error?.code, 'FUNCTION_FAILED', path);
+    assert.equal(result.error?.message, message, path);
+  }
+  const circular = await runFunction(fixtures.get('returns-what-it-is-asked'), request('', '/circular'), { host, invocationId: 'i', builder });
+  assert.match(circular.error?.message ?? '', /^the handler's value cannot be sent as JSON: Converting circular structure to JSON/);
+});
+
 test('a handler that throws is a failed result naming the error', async () => {
   const result = await runFunction(fixtures.get('handler-throws'), request(''), { host, invocationId: 'i', builder });
   assert.equal(result.status, 'failed');
