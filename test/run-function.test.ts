@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import type { FunctionResult, InvocationRequest } from '../contracts/invocation.js';
 import { PidboxError } from '../contracts/pidbox-error.js';
 import { FunctionRegistry } from '../registry/function-registry.js';
@@ -287,6 +287,63 @@ test('a node function is bundled once and not again until its source changes', a
     assert.ok(existsSync(changed), 'the one before the newest is kept');
     assert.ok(!existsSync(first), 'older bundles are removed');
     assert.match(readFileSync(third, 'utf8'), /version: 3/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+/** Writes `files` (path → content) under `dir`, folders as needed, readable by the sandbox's uid. */
+function writeTree(dir: string, files: Record<string, string>): void {
+  for (const [path, content] of Object.entries(files)) {
+    mkdirSync(join(dir, path, '..'), { recursive: true, mode: 0o755 });
+    writeFileSync(join(dir, path), content, { mode: 0o644 });
+  }
+}
+
+test("a node function bundles the packages of its own node_modules, nested and linked within its folder, but none linked from outside it", async () => {
+  const root = mkdtempSync(join(tmpdir(), 'pidbox-functions-'));
+  chmodSync(root, 0o755);
+  try {
+    writeTree(join(root, 'uses-packages'), {
+      'package.json': JSON.stringify({ name: 'uses-packages', private: true, type: 'module', dependencies: { shout: '1.0.0', legacy: '1.0.0', inner: 'file:./packages/inner' } }),
+      'index.ts': "import { shout } from 'shout';\nimport legacy from 'legacy';\nimport { inner } from 'inner';\n" +
+        'export default () => ({ shout: shout("hi"), legacy: legacy("x"), inner: inner() });\n',
+      // An ES module package with an "exports" map.
+      'node_modules/shout/package.json': JSON.stringify({ name: 'shout', version: '1.0.0', type: 'module', exports: { '.': './src/shout.js' } }),
+      'node_modules/shout/src/shout.js': "export const shout = (text) => text.toUpperCase() + '!';\n",
+      // A CommonJS package with a dependency of its own, nested in its folder.
+      'node_modules/legacy/package.json': JSON.stringify({ name: 'legacy', version: '1.0.0', main: 'lib/index.js' }),
+      'node_modules/legacy/lib/index.js': "const suffix = require('suffix');\nmodule.exports = (text) => `${text}${suffix}`;\n",
+      'node_modules/legacy/node_modules/suffix/package.json': JSON.stringify({ name: 'suffix', version: '2.0.0' }),
+      'node_modules/legacy/node_modules/suffix/index.js': "module.exports = '-nested';\n",
+      // A package linked from inside the function's folder (npm's file: dependencies).
+      'packages/inner/package.json': JSON.stringify({ name: 'inner', version: '1.0.0', type: 'module', main: 'index.js' }),
+      'packages/inner/index.js': "export const inner = () => 'linked within';\n",
+    });
+    symlinkSync('../packages/inner', join(root, 'uses-packages', 'node_modules', 'inner'));
+    writeTree(join(root, 'elsewhere', 'stolen'), {
+      'package.json': JSON.stringify({ name: 'stolen', version: '1.0.0', main: 'index.js' }),
+      'index.js': "module.exports = 'from outside';\n",
+    });
+    writeTree(join(root, 'links-a-package-out'), {
+      'index.ts': "import stolen from 'stolen';\nexport default () => stolen;\n",
+      'node_modules/.keep': '',
+    });
+    symlinkSync(join(root, 'elsewhere', 'stolen'), join(root, 'links-a-package-out', 'node_modules', 'stolen'));
+    chmodSync(join(root, 'uses-packages'), 0o755);
+    chmodSync(join(root, 'links-a-package-out'), 0o755);
+
+    const registry = new FunctionRegistry(root);
+    const result = await runFunction(registry.get('uses-packages'), request(''), { host, invocationId: 'i', builder });
+    assert.equal(result.status, 'succeeded', result.error?.message);
+    assert.deepEqual(JSON.parse(body(result)), { shout: 'HI!', legacy: 'x-nested', inner: 'linked within' });
+
+    await assert.rejects(runFunction(registry.get('links-a-package-out'), request(''), { host, invocationId: 'i', builder }), (error: unknown) => {
+      assert.ok(error instanceof PidboxError);
+      assert.equal(error.code, 'FUNCTION_BUILD_FAILED');
+      assert.match(error.message, /elsewhere\/stolen\/index\.js: outside the function's folder/);
+      return true;
+    });
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
