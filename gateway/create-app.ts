@@ -1,10 +1,6 @@
 // The gateway's HTTP app: routes grouped by what they act on, one error handler, one 404.
-import { httpInstrumentationMiddleware } from '@hono/otel';
-import { SpanStatusCode, trace } from '@opentelemetry/api';
-import { Hono, type MiddlewareHandler } from 'hono';
+import { Hono } from 'hono';
 import { PidboxError } from '../contracts/pidbox-error.js';
-import { ATTR_ERROR_TYPE, ATTR_FAAS_INVOCATION_ID } from '../contracts/span-attributes.js';
-import { injectContext } from '../telemetry/tracing.js';
 import { requireApiKey } from './auth.js';
 import type { GatewayDeps, GatewayEnv } from './gateway-deps.js';
 import { asPidboxError, errorResponse } from './http-errors.js';
@@ -13,6 +9,7 @@ import { functionRoutes } from './routes/function-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
 import { invocationRoutes } from './routes/invocation-routes.js';
 import { invokeRoutes } from './routes/invoke-routes.js';
+import { serverSpan } from './server-span.js';
 
 /** Seconds a 429 or 503 asks the client to wait before it tries again. */
 const RETRY_AFTER_SECONDS = '1';
@@ -30,8 +27,7 @@ export function createApp(deps: GatewayDeps): Hono<GatewayEnv> {
 
   app.route('/', healthRoutes(deps));
   // Health and metrics above stay out of traces: probes and scrapes would drown the invocations.
-  app.use('*', httpInstrumentationMiddleware({ tracer: deps.telemetry.tracing.tracer, disableTracing: !deps.telemetry.tracing.enabled }));
-  app.use('*', traceResponse());
+  app.use('*', serverSpan(deps.telemetry.tracing));
   app.use('*', requireApiKey(deps.gatewayConfig.apiKeys));
   app.use('*', async (_c, next) => {
     if (deps.state.closing) throw new PidboxError('SHUTTING_DOWN', 'the gateway is shutting down');
@@ -42,26 +38,4 @@ export function createApp(deps: GatewayDeps): Hono<GatewayEnv> {
   app.route('/', invokeRoutes(deps));
   app.route('/', invocationRoutes(deps));
   return app;
-}
-
-/**
- * On the request's SERVER span: the invocation id, and the cause of a failure as `error.type` (an
- * error code, or the failed function's); on the response, `traceparent`, so a caller can find the
- * trace of its request.
- */
-function traceResponse(): MiddlewareHandler<GatewayEnv> {
-  return async (c, next) => {
-    await next();
-    const span = trace.getActiveSpan();
-    if (!span?.isRecording()) return;
-    const id = c.get('invocationId');
-    if (id) span.setAttribute(ATTR_FAAS_INVOCATION_ID, id);
-    const errorType = c.get('errorType');
-    if (errorType) {
-      span.setAttribute(ATTR_ERROR_TYPE, errorType);
-      if (c.res.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR, message: errorType });
-    }
-    const { traceparent } = injectContext();
-    if (traceparent) c.res.headers.set('traceparent', traceparent);
-  };
 }
