@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { hostOf, methodAttributes, portOf, redactedQuery, redactedUrl } from './http-attributes.js';
+import { clientRequestAttributes, hostOf, methodAttributes, portOf, redactedQuery, redactedUrl } from './http-attributes.js';
 
 test('a known method is as it came, any other is _OTHER with the original beside it', () => {
   assert.deepEqual(methodAttributes('POST'), { 'http.request.method': 'POST' });
@@ -20,4 +20,14 @@ test('url.full drops the fragment and redacts credentials and signatures; the po
   assert.equal(portOf(new URL('http://hooks.example/')), 80);
   assert.equal(portOf(new URL('http://hooks.example:9000/')), 9000);
   assert.equal(hostOf(new URL('http://[::1]:9000/')), '::1');
+});
+
+test('a CLIENT span starts with the method, the redacted url.full and the server it addresses', () => {
+  assert.deepEqual(clientRequestAttributes('POST', 'https://hooks.example/in?sig=s'), {
+    'http.request.method': 'POST',
+    'url.full': 'https://hooks.example/in?sig=REDACTED',
+    'server.address': 'hooks.example',
+    'server.port': 443,
+  });
+  assert.deepEqual(clientRequestAttributes('POST', 'not a url'), { 'http.request.method': 'POST' });
 });

@@ -1,7 +1,9 @@
 // Attribute values of HTTP spans as the semantic conventions spell them
 // (https://opentelemetry.io/docs/specs/semconv/http/http-spans/): the method, and URLs with what a
 // trace must not keep (credentials, signatures in the query) replaced by REDACTED.
-import { ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_REQUEST_METHOD_ORIGINAL } from '../contracts/span-attributes.js';
+import {
+  ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_REQUEST_METHOD_ORIGINAL, ATTR_SERVER_ADDRESS, ATTR_SERVER_PORT, ATTR_URL_FULL,
+} from '../contracts/span-attributes.js';
 
 /** Methods the conventions know; any other is `_OTHER`, with the method as it came beside it. */
 const KNOWN_METHODS = new Set(['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'TRACE']);
@@ -51,4 +53,23 @@ export function portOf(url: URL): number {
 /** A host as the conventions want `server.address`: an IPv6 address without its brackets. */
 export function hostOf(url: URL): string {
   return url.hostname.replace(/^\[(.*)\]$/, '$1');
+}
+
+/**
+ * What a CLIENT span knows before it sends: the method, `url.full` (redacted) and the server it
+ * addresses; the method alone for a URL that does not parse (the request will fail, the span stays).
+ */
+export function clientRequestAttributes(method: string, url: string): Record<string, string | number> {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return methodAttributes(method);
+  }
+  return {
+    ...methodAttributes(method),
+    [ATTR_URL_FULL]: redactedUrl(parsed),
+    [ATTR_SERVER_ADDRESS]: hostOf(parsed),
+    [ATTR_SERVER_PORT]: portOf(parsed),
+  };
 }
