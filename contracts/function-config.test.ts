@@ -20,13 +20,13 @@ test('an empty object gives the documented defaults', () => {
 test('every setting is read', () => {
   const config = parseFunctionConfig(
     {
-      timeoutMs: 500, retries: 2, concurrency: 3, network: 'host', contentType: 'application/json', env: { A: '1' },
+      timeoutMs: 500, retries: 2, concurrency: 3, network: 'host', contentType: 'application/json', cgi: true, env: { A: '1' },
       memoryMb: 64, maxProcesses: 8, cpus: 0.5, tmpMb: 4,
     },
     'f.json',
   );
   assert.deepEqual(config, {
-    timeoutMs: 500, retries: 2, concurrency: 3, network: 'host', contentType: 'application/json', env: { A: '1' },
+    timeoutMs: 500, retries: 2, concurrency: 3, network: 'host', contentType: 'application/json', cgi: true, env: { A: '1' },
     memoryMb: 64, maxProcesses: 8, cpus: 0.5, tmpMb: 4,
   });
 });
@@ -47,6 +47,11 @@ test('a bad value is rejected with a message naming the file and the field', () 
   const error = errorOf({ timeoutMs: 'soon' });
   assert.equal(error.code, 'INVALID_FUNCTION_CONFIG');
   assert.match(error.message, /^functions\/x\/function\.json: "timeoutMs" must be/);
+});
+
+test('"cgi" is true or false', () => {
+  assert.equal(parseFunctionConfig({}, 'f.json').cgi, false);
+  assert.match(errorOf({ cgi: 'yes' }).message, /"cgi" must be true or false, got "yes"/);
 });
 
 test('an unknown field is rejected rather than ignored', () => {

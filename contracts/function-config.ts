@@ -74,6 +74,10 @@ export const FunctionConfigFile = z
         .min(1, { error: (issue) => `must be a non-empty string, ${got(issue)}` })
         .default('text/plain; charset=utf-8')
         .meta({ description: "Content-Type of an exec function's response." }),
+      cgi: z
+        .boolean({ error: (issue) => `must be true or false, ${got(issue)}` })
+        .default(false)
+        .meta({ description: 'An exec function answers the CGI way (RFC 3875, section 6): `Status:` and header lines, a blank line, the body.' }),
       memoryMb: limit('memoryMb', "Memory of the function's processes together, its /tmp included, MiB", 'PIDBOX_SANDBOX_MEMORY_MB, 256'),
       maxProcesses: limit('maxProcesses', 'Processes and threads at once', 'PIDBOX_SANDBOX_MAX_PROCESSES, 128'),
       cpus: z

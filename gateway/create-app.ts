@@ -1,14 +1,10 @@
 // The gateway's HTTP app: routes grouped by what they act on, each defined with its zod schemas
 // (@hono/zod-openapi), which validate requests and make the API's description; one error handler;
 // 405 for a wrong method on a known path, 404 for the rest.
-import { httpInstrumentationMiddleware } from '@hono/otel';
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { SpanStatusCode, trace } from '@opentelemetry/api';
-import type { Context, MiddlewareHandler } from 'hono';
+import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { PidboxError } from '../contracts/pidbox-error.js';
-import { ATTR_ERROR_TYPE, ATTR_FAAS_INVOCATION_ID } from '../contracts/span-attributes.js';
-import { injectContext } from '../telemetry/tracing.js';
 import { allowedMethods } from './allowed-methods.js';
 import { describeApi } from './api-description.js';
 import { requireApiKey } from './auth.js';
@@ -21,6 +17,7 @@ import { functionRoutes } from './routes/function-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
 import { invocationRoutes } from './routes/invocation-routes.js';
 import { invokeRoutes } from './routes/invoke-routes.js';
+import { serverSpan } from './server-span.js';
 
 /** Seconds a 429 or 503 asks the client to wait before it tries again. */
 const RETRY_AFTER_SECONDS = '1';
@@ -49,8 +46,7 @@ export function createApp(deps: GatewayDeps): OpenAPIHono<GatewayEnv> {
   // Open, and out of traces: probes, scrapes and reading the docs would drown the invocations.
   app.route('/', healthRoutes(deps));
   app.route('/', docsRoutes(describeApi(app)));
-  app.use('*', httpInstrumentationMiddleware({ tracer: deps.telemetry.tracing.tracer, disableTracing: !deps.telemetry.tracing.enabled }));
-  app.use('*', traceResponse());
+  app.use('*', serverSpan(deps.telemetry.tracing));
   app.use('*', requireApiKey(deps.gatewayConfig.apiKeys));
   app.use('*', async (_c, next) => {
     if (deps.state.closing) throw new PidboxError('SHUTTING_DOWN', 'the gateway is shutting down');
@@ -67,26 +63,4 @@ export function createApp(deps: GatewayDeps): OpenAPIHono<GatewayEnv> {
 function wrongMethodOrNotFound(c: Context<GatewayEnv>, allow: string[]): Response {
   if (allow.length === 0) return errorResponse('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`);
   return errorResponse('METHOD_NOT_ALLOWED', `${c.req.path} does not take ${c.req.method}; it takes ${allow.join(', ')}`, { allow: allow.join(', ') });
-}
-
-/**
- * On the request's SERVER span: the invocation id, and the cause of a failure as `error.type` (an
- * error code, or the failed function's); on the response, `traceparent`, so a caller can find the
- * trace of its request.
- */
-function traceResponse(): MiddlewareHandler<GatewayEnv> {
-  return async (c, next) => {
-    await next();
-    const span = trace.getActiveSpan();
-    if (!span?.isRecording()) return;
-    const id = c.get('invocationId');
-    if (id) span.setAttribute(ATTR_FAAS_INVOCATION_ID, id);
-    const errorType = c.get('errorType');
-    if (errorType) {
-      span.setAttribute(ATTR_ERROR_TYPE, errorType);
-      if (c.res.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR, message: errorType });
-    }
-    const { traceparent } = injectContext();
-    if (traceparent) c.res.headers.set('traceparent', traceparent);
-  };
 }

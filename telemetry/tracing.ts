@@ -3,9 +3,11 @@ import {
   type SpanOptions, type Tracer,
 } from '@opentelemetry/api';
 import type { ReadableSpan, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { optionalIntegerVar, optionalStringVar, readEnv } from '../config/config-values.js';
-import { ATTR_ERROR_TYPE } from '../contracts/span-attributes.js';
+import { ATTR_ERROR_TYPE, ATTR_SERVICE_INSTANCE_ID, ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '../contracts/span-attributes.js';
 import type { RecordedSpan } from '../contracts/recorded-span.js';
 
 /** Tracing of one process: the tracer, a way to export spans made elsewhere, and shutdown. */
@@ -61,6 +63,9 @@ const tracingVariables = z
   });
 
 const TRACER_NAME = 'pidbox';
+/** This process among the others of the same service: a trace viewer tells gateways and workers apart by it. */
+const INSTANCE_ID = randomUUID();
+const PIDBOX_VERSION = readVersion();
 
 /**
  * Tracing settings from the standard OpenTelemetry variables: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or
@@ -111,9 +116,16 @@ export async function startTracing(config: TracingConfig): Promise<Tracing> {
       ? import('@opentelemetry/exporter-trace-otlp-http')
       : import('@opentelemetry/exporter-trace-otlp-proto'),
   ]);
-  // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES (the env detector) win over the default name.
+  // The SDK's own (telemetry.sdk.*), the host's (host.name, host.arch, host.id), pidbox's, then
+  // OTEL_RESOURCE_ATTRIBUTES (the env detector), each over the one before.
   const resource = resources
-    .resourceFromAttributes({ 'service.name': config.serviceName })
+    .defaultResource()
+    .merge(resources.detectResources({ detectors: [resources.hostDetector] }))
+    .merge(resources.resourceFromAttributes({
+      [ATTR_SERVICE_NAME]: config.serviceName,
+      [ATTR_SERVICE_INSTANCE_ID]: INSTANCE_ID,
+      ...(PIDBOX_VERSION ? { [ATTR_SERVICE_VERSION]: PIDBOX_VERSION } : {}),
+    }))
     .merge(resources.detectResources({ detectors: [resources.envDetector] }));
   const exporter = new exporterModule.OTLPTraceExporter({ url: config.tracesUrl });
   const processor: SpanProcessor = new BatchSpanProcessor(exporter, config.batch);
@@ -204,4 +216,14 @@ export function injectContext(ctx: Context = context.active()): Record<string, s
 
 export function extractContext(carrier: Record<string, string> | undefined): Context {
   return carrier ? propagation.extract(context.active(), carrier) : context.active();
+}
+
+/** pidbox's version, from its package.json (two folders up from dist/telemetry/); null when unreadable. */
+function readVersion(): string | null {
+  try {
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+    return typeof version === 'string' ? version : null;
+  } catch {
+    return null;
+  }
 }

@@ -13,7 +13,9 @@ import {
 } from '../sandbox/spawn-sandbox.js';
 import { LoadFailed } from './node-host-channel.js';
 import { adoptSpans, parseNodeResult } from './node-result.js';
-import { BoundedBuffer, TailBuffer, throttle } from './output.js';
+import { BoundedBuffer, TailBuffer, printableTail, throttle } from './output.js';
+import { cgiEnv } from './cgi-env.js';
+import { CgiResponseError, parseCgiResponse } from './cgi-response.js';
 import { functionEnv } from './function-env.js';
 import { prepareSandbox, type SandboxShape } from './prepared-sandbox.js';
 import type { SandboxPool } from './sandbox-pool.js';
@@ -56,6 +58,9 @@ const DEFAULT_MAX_RESPONSE_BYTES = 6 * 1024 * 1024;
 const DEFAULT_MAX_LOG_BYTES = 256 * 1024;
 /** The most of a function's log the worker reads a second; a function that writes faster waits. */
 const LOG_BYTES_PER_SECOND = 16 * 1024 * 1024;
+/** How much of the end of stderr a failed run's error message carries: enough for the last few lines. */
+const STDERR_TAIL_BYTES = 1024;
+const STDERR_TAIL_LINES = 5;
 
 /**
  * Runs one invocation of `fn` in a fresh sandbox. A function that fails, times out or is cancelled
@@ -101,6 +106,7 @@ async function runInSandbox(fn: FunctionInfo, request: InvocationRequest, option
   const traceEnv = spans.traceEnv();
   const maxResponse = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
   const shape: SandboxShape = { runtime: fn.runtime, network: fn.config.network, tmpMb: limits.tmpMb };
+  const body = Buffer.from(request.bodyBase64, 'base64');
 
   // A pre-started sandbox when the pool has one for this function (or one that fits any), else a
   // cold one made now, the same way.
@@ -144,7 +150,7 @@ async function runInSandbox(fn: FunctionInfo, request: InvocationRequest, option
     log.push(chunk);
     options.onLog?.(chunk);
   };
-  // exec: stdout is the response. node: stdout is log, the response comes on the host's channel.
+  // exec: stdout is the response (with `cgi`, its headers too). node: stdout is log, the response comes on the host's channel.
   // A response past its limit ends the run at once: nothing more of it would be kept, and reading
   // it costs the worker.
   const response = new BoundedBuffer(maxResponse);
@@ -156,6 +162,10 @@ async function runInSandbox(fn: FunctionInfo, request: InvocationRequest, option
     });
   }
   for (const stream of logs) stream.on('data', onLog);
+  // stderr apart from stdout (a node function's log has both): its end says why a run failed.
+  // One byte more than is shown, so that a tail that lost its start shows it did.
+  const stderr = new TailBuffer(STDERR_TAIL_BYTES + 1);
+  sandbox.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
   const stopThrottle = throttle(logs, LOG_BYTES_PER_SECOND);
 
   let outcome: SandboxOutcome;
@@ -188,9 +198,9 @@ async function runInSandbox(fn: FunctionInfo, request: InvocationRequest, option
         invoked.then(() => sandbox.answered(), () => {});
         answer = invoked;
       } else {
-        sandbox.run(execSpec(fn, request, options, traceEnv, limits));
+        sandbox.run(execSpec(fn, request, body.length, options, traceEnv, limits));
       }
-      sandbox.stdin.end(Buffer.from(request.bodyBase64, 'base64'));
+      sandbox.stdin.end(body);
     }
     outcome = await sandbox.outcome;
   } finally {
@@ -234,8 +244,17 @@ async function runInSandbox(fn: FunctionInfo, request: InvocationRequest, option
     return failed('failed', 'FUNCTION_OUTPUT_TOO_LARGE', `the function's response is larger than ${maxResponse} bytes`);
   }
   if (fn.runtime === 'exec') {
-    if (outcome.exitCode !== 0) return failed('failed', 'FUNCTION_FAILED', describeExit(outcome));
-    return { ...base, status: 'succeeded', response: { status: 200, headers: { 'content-type': fn.config.contentType }, bodyBase64: response.toBuffer().toString('base64') } };
+    if (outcome.exitCode !== 0) return failed('failed', 'FUNCTION_FAILED', describeExit(outcome, stderr));
+    if (!fn.config.cgi) {
+      return { ...base, status: 'succeeded', response: { status: 200, headers: { 'content-type': fn.config.contentType }, bodyBase64: response.toBuffer().toString('base64') } };
+    }
+    try {
+      const cgi = parseCgiResponse(response.toBuffer(), { defaultContentType: fn.config.contentType });
+      return { ...base, status: 'succeeded', response: { status: cgi.status, headers: cgi.headers, bodyBase64: cgi.body.toString('base64') } };
+    } catch (error) {
+      if (!(error instanceof CgiResponseError)) throw error;
+      return failed('failed', 'FUNCTION_FAILED', `the function's CGI response is not valid: ${error.message}`);
+    }
   }
   // Everything the host wrote has been read by now (the outcome waits for it): complete, or not at all.
   let parsed;
@@ -251,7 +270,7 @@ async function runInSandbox(fn: FunctionInfo, request: InvocationRequest, option
   if (parsed?.kind === 'error') {
     return failed('failed', 'FUNCTION_FAILED', parsed.name === 'UnserializableResult' ? parsed.message : `the handler threw ${parsed.name}: ${parsed.message}`);
   }
-  if (outcome.exitCode !== 0) return failed('failed', 'FUNCTION_FAILED', describeExit(outcome));
+  if (outcome.exitCode !== 0) return failed('failed', 'FUNCTION_FAILED', describeExit(outcome, stderr));
   if (!parsed) return failed('failed', 'FUNCTION_FAILED', 'the function exited without a response');
   if (parsed.body.length > maxResponse) {
     return failed('failed', 'FUNCTION_OUTPUT_TOO_LARGE', `the function's response is larger than ${maxResponse} bytes`);
@@ -270,9 +289,14 @@ async function whyNotReady(sandbox: Sandbox, error: unknown): Promise<unknown> {
   return error;
 }
 
-/** An exec function's process: its handler, with the call's facts in its environment. */
-function execSpec(fn: FunctionInfo, request: InvocationRequest, options: RunOptions, traceEnv: Record<string, string>, limits: SandboxLimits): RunSpec {
+/**
+ * An exec function's process: its handler, with the call's facts in its environment. The request's
+ * CGI variables come first: the caller chooses their values, so they never replace the function's own
+ * environment (function.json's `env` included) or pidbox's variables.
+ */
+function execSpec(fn: FunctionInfo, request: InvocationRequest, bodyBytes: number, options: RunOptions, traceEnv: Record<string, string>, limits: SandboxLimits): RunSpec {
   const env: Record<string, string> = {
+    ...cgiEnv(request, bodyBytes, { functionName: fn.name }),
     ...functionEnv(fn),
     PIDBOX_INVOCATION_ID: options.invocationId,
     PIDBOX_ATTEMPT: String(options.attempt ?? 1),
@@ -312,8 +336,11 @@ function parseTraceparent(traceparent: string | undefined): { traceId: string; s
   return match ? { traceId: match[1]!, spanId: match[2]!, traceFlags: Number.parseInt(match[3]!, 16) } : null;
 }
 
-function describeExit(outcome: SandboxOutcome): string {
-  return outcome.signal ? `the function was killed by ${outcome.signal}` : `the function exited with code ${outcome.code}`;
+/** `the function exited with code 3: <the end of its stderr>`: the reason is usually in its last lines. */
+function describeExit(outcome: SandboxOutcome, stderr: TailBuffer): string {
+  const how = outcome.signal ? `the function was killed by ${outcome.signal}` : `the function exited with code ${outcome.code}`;
+  const tail = printableTail(stderr.toBuffer(), STDERR_TAIL_BYTES, STDERR_TAIL_LINES);
+  return tail ? `${how}: ${tail}` : how;
 }
 
 function errorResponse(code: ErrorCode, message: string): FunctionResponse {
