@@ -65,9 +65,11 @@ export function hostMountCommands(mounts = readMounts()): string[] {
   }
   // What the machine mounts below /run (its /run/pidbox, /run/netns) is detached first, deepest first:
   // hidden under the new /run it would still be listed in mountinfo, and a worker that finds its
-  // run folder listed takes it for a mount point it can make private (EINVAL).
+  // run folder listed takes it for a mount point it can make private (EINVAL). Other workers of the
+  // machine mount and unmount their sandboxes' folders there all the time: one that is gone by the
+  // time it is detached is fine.
   lines.push(
-    `sed -n 's/^[^ ]* [^ ]* [^ ]* [^ ]* \\(\\/run\\/[^ ]*\\) .*/\\1/p' /proc/self/mountinfo | sort -r | while read -r mountpoint; do umount -l "$mountpoint"; done`,
+    `sed -n 's/^[^ ]* [^ ]* [^ ]* [^ ]* \\(\\/run\\/[^ ]*\\) .*/\\1/p' /proc/self/mountinfo | sort -r | while read -r mountpoint; do umount -l "$mountpoint" 2>/dev/null || true; done`,
     'mount -t tmpfs -o rw,nosuid,nodev,mode=755,size=64m host-run /run',
   );
   return lines;
