@@ -178,7 +178,8 @@ test("a lost host's invocations run again on the other hosts: every accepted one
   // BullMQ: the lost host's jobs, and only those, were found stalled once; nothing failed or waits.
   assert.deepEqual((await jobEvents('stalled')).filter((id) => all.includes(id)).sort(), [...lost].sort());
   assert.deepEqual(await lab.store.call('ZCARD', `${PREFIX}:bull:invocations:failed`), 0);
-  assert.deepEqual(await lab.store.llen(`${PREFIX}:bull:invocations:active`), 0);
+  // The records finish before their workers hand the jobs back to BullMQ: wait for that.
+  await waitFor('every job to leave the active list', async () => (await lab.store.llen(`${PREFIX}:bull:invocations:active`)) === 0, 5000);
   assert.deepEqual(await lab.store.llen(`${PREFIX}:bull:invocations:wait`), 0);
   // The log of a re-run exec invocation holds both runs: the first was cut off where it waited.
   const rerunExec = lost.find((id) => syncIds.includes(id) || accepted.indexOf(id) < asyncExec);
@@ -196,6 +197,86 @@ test('a worker started again on the lost host removes what the killed one left i
   }
 });
 
+test('a partitioned worker cannot finish a job another worker took over: BullMQ refuses its completion, and the record keeps the new run', async () => {
+  const gate = 'partition';
+  const known = await invocationIds();
+  let settled = false;
+  const answer = lab.client.request('/functions/gated', { method: 'POST', body: gate }).finally(() => (settled = true));
+  const first = await waitFor('the call to wait at its gate', async () => {
+    const [id] = [...(await invocationIds())].filter((i) => !known.has(i));
+    if (!id) return null;
+    const h = await lab.store.hgetall(`${PREFIX}:invocation:${id}`);
+    return h.status === 'running' && (await logText(id)).includes(`attempt 1 waits for ${gate}`) ? h : null;
+  }, 15_000);
+  const id = first.id!;
+  const cutOff = lab.workerNamed(first.worker!)!;
+  assert.ok(cutOff, `${first.worker} is one of the lab's workers`);
+  const lockKey = `${PREFIX}:bull:invocations:${id}:lock`;
+  const firstToken = await lab.store.get(lockKey);
+  assert.ok(firstToken);
+  const firstSandbox = JSON.parse(first.sandbox!) as { hostPid: number };
+  const firstRun = identify(await cutOff.host.processes()).filter((p) => p.pid === firstSandbox.hostPid);
+  assert.equal(firstRun.length, 1);
+
+  // Cut off: the worker goes on running the function, but reaches Redis no more, so it cannot renew
+  // the job's lock. Once the lock has expired, another worker's stalled check takes the job back and
+  // a worker runs it again: attempt 2, while attempt 1 still runs on the far side of the partition.
+  await cutOff.host.setLink('down');
+  const second = await waitFor('another worker to run it again', async () => {
+    const h = await lab.store.hgetall(`${PREFIX}:invocation:${id}`);
+    return h.attempts === '2' && h.status === 'running' && (await logText(id)).includes(`attempt 2 waits for ${gate}`) ? h : null;
+  }, 15_000);
+  const takeover = lab.workerNamed(second.worker!)!;
+  assert.ok(takeover && takeover !== cutOff, `taken over by ${second.worker}`);
+  const secondToken = await lab.store.get(lockKey);
+  assert.ok(secondToken && secondToken !== firstToken, 'the new run holds a lock token of its own');
+  assert.equal(await lab.store.hget(`${PREFIX}:bull:invocations:${id}`, 'pb'), takeover.name);
+  assert.equal(await lab.store.hget(`${PREFIX}:bull:invocations:${id}`, 'stc'), '1');
+  assert.equal(stillAlive(firstRun).length, 1, 'attempt 1 still runs on the partitioned host');
+
+  // Attempt 1 ends while cut off; its worker's writes wait in its TCP connections until the link is
+  // back, then arrive late: BullMQ's lock token refuses its completion, and the record its finish.
+  openGate(`${gate}-1`);
+  await waitFor('attempt 1 to end', () => stillAlive(firstRun).length === 0, 10_000);
+  await cutOff.host.setLink('up');
+  await cutOff.process.waitForOutput(new RegExp(`Lock mismatch for job ${id}\\. Cmd moveToFinished from active`), 30_000);
+  const late = logLines(cutOff).filter((l) => l.invocation_id === id && l.msg === 'a late result was dropped');
+  assert.equal(late.length, 1, cutOff.process.output());
+  assert.deepEqual(
+    { attempt: late[0]!.attempt, status: late[0]!.status, current_attempt: late[0]!.current_attempt, current_worker: late[0]!.current_worker },
+    { attempt: 1, status: 'succeeded', current_attempt: 2, current_worker: takeover.name },
+  );
+  const meanwhile = await record(id);
+  assert.deepEqual(
+    { status: meanwhile.status, attempts: meanwhile.attempts, worker: meanwhile.worker, response: meanwhile.response, finishedAt: meanwhile.finishedAt },
+    { status: 'running', attempts: 2, worker: takeover.name, response: null, finishedAt: null },
+  );
+  assert.equal(finished.get(id), undefined, 'no finished message');
+  assert.equal(settled, false, 'the sync caller still waits');
+  assert.equal(await lab.store.get(lockKey), secondToken);
+
+  openGate(`${gate}-2`);
+  const res = await answer;
+  assert.equal(res.status, 200);
+  assert.equal(res.body, `attempt 2 of ${id}\n`);
+  const done = await record(id);
+  assert.deepEqual(
+    { status: done.status, attempts: done.attempts, worker: done.worker, body: done.response?.body },
+    { status: 'succeeded', attempts: 2, worker: takeover.name, body: `attempt 2 of ${id}\n` },
+  );
+  assert.deepEqual(finished.get(id), ['succeeded']);
+  // BullMQ: stalled once, completed once (by the new run: a completed job is removed at once). The
+  // record finishes, and the caller is answered, before the worker hands the job back to BullMQ.
+  assert.deepEqual((await jobEvents('stalled')).filter((j) => j === id), [id]);
+  await waitFor('BullMQ to complete the job', async () => (await jobEvents('completed')).includes(id), 5000);
+  assert.deepEqual((await jobEvents('completed')).filter((j) => j === id), [id]);
+  assert.equal(await lab.store.exists(`${PREFIX}:bull:invocations:${id}`), 0);
+  // The log holds what both runs wrote, the late run's lines where they arrived; only its result is dropped.
+  const log = (await lab.client.request(`/invocations/${id}/logs`)).body;
+  assert.equal(log, `attempt 1 waits for ${gate}\n--- pidbox: attempt 2 ---\nattempt 2 waits for ${gate}\nattempt 1 passed ${gate}\nattempt 2 passed ${gate}\n`);
+  assert.doesNotMatch(takeover.process.output(), new RegExp(`(Lock mismatch|Missing lock) for job ${id}`));
+});
+
 /** The worker's sandbox host name, `pidbox-<pid>-<start time>-1` (worker/sandbox/instance-name.ts). */
 function instanceOf(worker: LabWorker): string {
   const stat = readFileSync(`/proc/${worker.process.pid}/stat`, 'latin1');
@@ -211,6 +292,11 @@ async function record(id: string): Promise<InvocationRecord> {
   const res = await lab.client.request(`/invocations/${id}`);
   assert.equal(res.status, 200, res.body);
   return JSON.parse(res.body) as InvocationRecord;
+}
+
+/** The JSON log lines a pidbox process wrote. */
+function logLines(worker: LabWorker): Array<Record<string, unknown>> {
+  return worker.process.output().split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
 /** Every invocation id with a record in Redis. */
