@@ -7,7 +7,7 @@ import type { CallbackFormat } from '../contracts/job.js';
 import type { CallbackState, InvocationRecord, RecordResponse } from '../contracts/invocation-record.js';
 import type { QueueConfig } from '../config/queue-config.js';
 import type { RedisKeys } from './redis-keys.js';
-import { BEGIN, CANCEL, CREATE, FINISH, REQUEUE, UPDATE } from './store-scripts.js';
+import { BEGIN, CANCEL, CREATE, FINISH, REQUEUE, UPDATE, UPDATE_RUN } from './store-scripts.js';
 import { runScript } from './run-script.js';
 import { didRun } from './unrun-result.js';
 
@@ -28,11 +28,25 @@ export type BeginOutcome =
   | { kind: 'final'; status: InvocationStatus }
   | { kind: 'cancel' };
 
-export type FinishOutcome =
+/**
+ * One run of an invocation: the attempt number BEGIN gave it and the worker that runs it. A worker
+ * names its run when it finishes or requeues, so that a run which is no longer the current one (its
+ * worker was cut off past its job's lock, and the job runs again elsewhere) changes nothing.
+ */
+export interface RunIdentity {
+  attempt: number;
+  /** `host:pid`, as BEGIN recorded it. */
+  worker: string;
+}
+
+type SettledOutcome =
   | { kind: 'finished'; callback: { url: string; format: CallbackFormat } | null }
   | { kind: 'already'; status: InvocationStatus };
 
-export type CancelOutcome = FinishOutcome | { kind: 'cancelling' } | { kind: 'missing' };
+/** `stale`: the finishing run is no longer the current one; `current` is the record's. */
+export type FinishOutcome = SettledOutcome | { kind: 'stale'; status: InvocationStatus; current: RunIdentity };
+
+export type CancelOutcome = SettledOutcome | { kind: 'cancelling' } | { kind: 'missing' };
 
 /** The result kept in the record: the function's outcome with the end of its log. */
 export type StoredResult = FunctionResult;
@@ -107,18 +121,25 @@ export class InvocationStore {
     }
   }
 
-  /** running → queued: a retry follows, or the run was handed back (shutdown, lost worker). */
-  async requeue(id: string, lastError: { code: string; message: string } | null, batchId?: string): Promise<boolean> {
+  /**
+   * running → queued: a retry follows, or the run was handed back (shutdown, lost worker). With
+   * `run`, only while that run is the current one. Returns whether it moved.
+   */
+  async requeue(id: string, lastError: { code: string; message: string } | null, batchId?: string, run?: RunIdentity): Promise<boolean> {
     const keys = [this.keys.invocation(id), ...(batchId ? [this.keys.batch(batchId)] : [])];
-    const moved = await runScript(this.redis, REQUEUE, keys, [lastError ? JSON.stringify(lastError) : '', this.config.keepPendingSeconds]);
+    const moved = await runScript(this.redis, REQUEUE, keys, [lastError ? JSON.stringify(lastError) : '', this.config.keepPendingSeconds, ...runArgs(run)]);
     return moved === 1;
   }
 
-  /** Finishes the invocation (publishing `finished`), unless it already is. */
-  async finish(id: string, functionName: string, result: StoredResult, batchId?: string): Promise<FinishOutcome> {
+  /**
+   * Finishes the invocation (publishing `finished`), unless it already is. With `run` (a worker's
+   * run finishing), only while that run is the current one; without (a gateway, a worker that finds
+   * a job it cannot run), whatever runs.
+   */
+  async finish(id: string, functionName: string, result: StoredResult, batchId?: string, run?: RunIdentity): Promise<FinishOutcome> {
     const reply = (await runScript(this.redis, FINISH, this.finishKeys(id, batchId), [
       result.status, Date.now(), JSON.stringify(result), this.ttlOf(result.status), this.batchTtl(),
-      this.keys.finishedChannel, id, functionName,
+      this.keys.finishedChannel, id, functionName, ...runArgs(run),
     ])) as string[];
     return finishOutcome(reply);
   }
@@ -131,12 +152,16 @@ export class InvocationStore {
     ])) as string[];
     if (reply[0] === 'cancelling') return { kind: 'cancelling' };
     if (reply[0] === 'missing') return { kind: 'missing' };
-    return finishOutcome(reply);
+    return settledOutcome(reply);
   }
 
-  /** Records the sandbox of the current run as soon as it exists (its host pid, its namespace). */
-  async setSandbox(id: string, sandbox: { hostPid: number; pidNamespace: string }): Promise<void> {
-    await runScript(this.redis, UPDATE, [this.keys.invocation(id)], ['sandbox', JSON.stringify(sandbox)]);
+  /**
+   * Records the sandbox of the current run as soon as it exists (its host pid, its namespace); with
+   * `run`, not when another run has taken over meanwhile.
+   */
+  async setSandbox(id: string, sandbox: { hostPid: number; pidNamespace: string }, run?: RunIdentity): Promise<void> {
+    const who = run ? runArgs(run) : ['', ''];
+    await runScript(this.redis, UPDATE_RUN, [this.keys.invocation(id)], [...who, 'sandbox', JSON.stringify(sandbox)]);
   }
 
   async setCallbackState(id: string, state: CallbackState): Promise<void> {
@@ -178,12 +203,28 @@ export function recordFields(invocation: NewInvocation, now: number): Array<stri
   return fields;
 }
 
+function runArgs(run: RunIdentity | undefined): string[] {
+  return run ? [String(run.attempt), run.worker] : [];
+}
+
 function finishOutcome(reply: string[]): FinishOutcome {
-  if (reply[0] === 'finished') {
-    const url = reply[1] ?? '';
-    return { kind: 'finished', callback: url === '' ? null : { url, format: (reply[2] || 'record') as CallbackFormat } };
+  switch (reply[0]) {
+    case 'finished': {
+      const url = reply[1] ?? '';
+      return { kind: 'finished', callback: url === '' ? null : { url, format: (reply[2] || 'record') as CallbackFormat } };
+    }
+    case 'stale':
+      return { kind: 'stale', status: reply[1] as InvocationStatus, current: { attempt: Number(reply[2] ?? 0), worker: reply[3] ?? '' } };
+    default:
+      return { kind: 'already', status: reply[1] as InvocationStatus };
   }
-  return { kind: 'already', status: reply[1] as InvocationStatus };
+}
+
+/** CANCEL's `finished` and `already` replies are FINISH's; it never answers `stale`. */
+function settledOutcome(reply: string[]): SettledOutcome {
+  const outcome = finishOutcome(reply);
+  if (outcome.kind === 'stale') throw new Error('CANCEL cannot answer stale');
+  return outcome;
 }
 
 function toRecord(hash: Record<string, string>): InvocationRecord {

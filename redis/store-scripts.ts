@@ -4,10 +4,24 @@
 //
 // KEYS: the record, then (finish/cancel) its log stream, then (when in a batch) the batch hash and
 // its member list. Final statuses: succeeded, failed, timed_out, cancelled.
+//
+// A run is named by the attempt number BEGIN gave it and its worker. A worker cut off from Redis
+// (a partition, a long pause) past its job's lock goes on running the function while another worker
+// takes the job back and runs it again; when the first one's writes arrive, late, a run that is no
+// longer the record's current one must change nothing: its finish and requeue are refused (`stale`).
 
 const COMMON = `
 local function isFinal(status)
   return status == 'succeeded' or status == 'failed' or status == 'timed_out' or status == 'cancelled'
+end
+
+-- Whether the run that BEGIN made attempt number 'attempt', on 'worker', is the one the record says runs now.
+-- No attempt (''): the caller is no run (a gateway, a worker finding a job lost), nothing to check.
+local function isCurrentRun(attempt, worker)
+  if attempt == nil or attempt == '' then return true end
+  return redis.call('HGET', KEYS[1], 'status') == 'running'
+    and redis.call('HGET', KEYS[1], 'attempts') == attempt
+    and redis.call('HGET', KEYS[1], 'worker') == worker
 end
 
 -- Moves the record to a final status; the caller has checked that it was not final.
@@ -67,11 +81,13 @@ return { 'run', tostring(attempts) }
 
 /**
  * A run ended without finishing the invocation (a retry follows, the worker shut down, or it was
- * lost): running → queued. ARGV: lastError (JSON, or ''), pendingTtl. Returns 1 when it moved.
+ * lost): running → queued. ARGV: lastError (JSON, or ''), pendingTtl, [the run's attempt, its
+ * worker]. Returns 1 when it moved; 0 when it was not running, or another run is the current one.
  */
 export const REQUEUE = `
 ${COMMON}
 if redis.call('HGET', KEYS[1], 'status') ~= 'running' then return 0 end
+if not isCurrentRun(ARGV[3], ARGV[4]) then return 0 end
 redis.call('HSET', KEYS[1], 'status', 'queued')
 if ARGV[1] ~= '' then redis.call('HSET', KEYS[1], 'lastError', ARGV[1]) end
 redis.call('HDEL', KEYS[1], 'sandbox')
@@ -84,17 +100,23 @@ return 1
 `;
 
 /**
- * The invocation ends. ARGV: status, now, result (JSON), ttl, batchTtl, channel, id, function.
- * Returns {'finished', callbackUrl, callbackFormat} | {'already', status}.
+ * The invocation ends. ARGV: status, now, result (JSON), ttl, batchTtl, channel, id, function,
+ * [the finishing run's attempt, its worker]. Returns {'finished', callbackUrl, callbackFormat} |
+ * {'already', status} | {'stale', status, attempts, worker} (another run is the current one: the
+ * record and its current run's).
  */
 export const FINISH = `
 ${COMMON}
 local prev = redis.call('HGET', KEYS[1], 'status')
 if not prev then
+  -- Expired while it ran (kept PIDBOX_KEEP_PENDING_SECONDS after its last change): no other run is known.
   redis.call('HSET', KEYS[1], 'id', ARGV[7], 'function', ARGV[8], 'createdAt', ARGV[2], 'attempts', 0)
   prev = 'queued'
+elseif isFinal(prev) then
+  return { 'already', prev }
+elseif not isCurrentRun(ARGV[9], ARGV[10]) then
+  return { 'stale', prev, redis.call('HGET', KEYS[1], 'attempts') or '', redis.call('HGET', KEYS[1], 'worker') or '' }
 end
-if isFinal(prev) then return { 'already', prev } end
 return finish(prev, ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
 `;
 
@@ -131,6 +153,19 @@ for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 if #KEYS >= 2 then redis.call('HSET', KEYS[1], 'idempotencyKey', KEYS[2]) end
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 return { ARGV[1], 'created' }
+`;
+
+/**
+ * Sets fields of the current run's record: one that still exists (never makes a record without a
+ * TTL) and, with a run given, whose current run it is. ARGV: the run's attempt, its worker (both ''
+ * for none), then field/value pairs. Returns 1 when it set them.
+ */
+export const UPDATE_RUN = `
+${COMMON}
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if not isCurrentRun(ARGV[1], ARGV[2]) then return 0 end
+for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+return 1
 `;
 
 /** Sets fields of a record that still exists (never makes a record without a TTL). ARGV: field/value pairs. */

@@ -97,3 +97,32 @@ export async function waitFor<T>(what: string, check: () => T | null | false | P
 function allPids(): number[] {
   return readdirSync('/proc').filter((name) => /^\d+$/.test(name)).map(Number);
 }
+
+/** A process as a pid and its start time (proc(5), stat field 22): a pid alone may be reused by then. */
+export interface ProcessIdentity {
+  pid: number;
+  startTime: string;
+}
+
+/** The identities of those of `pids` that still exist. */
+export function identify(pids: number[]): ProcessIdentity[] {
+  return pids.flatMap((pid) => {
+    const startTime = startTimeOf(pid);
+    return startTime === null ? [] : [{ pid, startTime }];
+  });
+}
+
+/** Which of `identities` still run, anywhere on the machine (zombies have ended). */
+export function stillAlive(identities: ProcessIdentity[]): ProcessIdentity[] {
+  return identities.filter((p) => isAlive(p.pid) && startTimeOf(p.pid) === p.startTime);
+}
+
+function startTimeOf(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    // After the command, which may hold spaces and parentheses: state is field 3, start time 22.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  } catch {
+    return null;
+  }
+}
