@@ -68,6 +68,8 @@ export interface InvocationRecord {
   /** `host:pid` of the worker of the latest run. */
   worker: string | null;
   batchId: string | null;
+  /** Id of the invocation's trace (W3C, 32 hex digits), from the trace context its job carries; null when tracing is off. */
+  traceId: string | null;
   callback: CallbackState | null;
 }
 
