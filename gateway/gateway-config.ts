@@ -1,6 +1,6 @@
 // `pidbox gateway`'s settings: a pure function of the environment (README, "Configuration").
 import { resolve } from 'node:path';
-import { invalidConfig, readInteger, readList, readString } from '../config/config-values.js';
+import { invalidConfig, readInteger, readList, readOptionalString, readString } from '../config/config-values.js';
 import { loadQueueConfig, type QueueConfig, type QueueDefaults } from '../config/queue-config.js';
 
 export interface GatewayConfig {
@@ -27,6 +27,8 @@ export interface GatewayConfig {
   shutdownGraceMs: number;
   /** First delay before a retry of a failed run (function.json `retries`), doubled each time. Env PIDBOX_RETRY_BACKOFF_MS. Default: 1000. */
   retryBackoffMs: number;
+  /** The dashboard's link from an invocation to its trace: a URL with `{traceId}` in it. Env PIDBOX_TRACE_URL. Default: none (no link). */
+  traceUrl: string | null;
 }
 
 /** `defaults`: what differs under `pidbox dev` (the host, the networks callbacks may reach). */
@@ -48,5 +50,22 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv, defaults: { host?: str
     maxBatchSize: readInteger(env, 'PIDBOX_MAX_BATCH_SIZE', 1000, 1, 100_000),
     shutdownGraceMs: readInteger(env, 'PIDBOX_SHUTDOWN_GRACE_MS', 10_000, 0),
     retryBackoffMs: readInteger(env, 'PIDBOX_RETRY_BACKOFF_MS', 1000, 1),
+    traceUrl: readTraceUrl(env),
   };
+}
+
+function readTraceUrl(env: NodeJS.ProcessEnv): string | null {
+  const text = readOptionalString(env, 'PIDBOX_TRACE_URL');
+  if (text === undefined) return null;
+  let protocol = '';
+  try {
+    protocol = new URL(text.replaceAll('{traceId}', '0')).protocol;
+  } catch {
+    // Not a URL: refused below.
+  }
+  // http(s) only: the link is put in a page, where a javascript: URL would run.
+  if (!text.includes('{traceId}') || (protocol !== 'http:' && protocol !== 'https:')) {
+    throw invalidConfig('PIDBOX_TRACE_URL', `must be an http(s) URL with {traceId} in it, e.g. http://localhost:16686/trace/{traceId}, got ${JSON.stringify(text)}`);
+  }
+  return text;
 }

@@ -19,6 +19,7 @@ test('an empty environment gives every default', () => {
   assert.equal(loadGatewayConfig({}, { host: '127.0.0.1' }).host, '127.0.0.1');
   assert.equal(gateway.functionsDir, '/srv/functions');
   assert.deepEqual(gateway.apiKeys, []);
+  assert.equal(gateway.traceUrl, null);
   assert.equal(gateway.maxBodyBytes, 6 * 1024 * 1024);
   assert.equal(gateway.queue.redisUrl, 'redis://127.0.0.1:6379');
   assert.equal(gateway.queue.redisUrlSet, false);
@@ -56,6 +57,8 @@ test('an invalid value fails at start with a message that names the variable', (
     [{ PIDBOX_MAX_IN_FLIGHT: '0' }, /^PIDBOX_MAX_IN_FLIGHT: must be a whole number of at least 1/],
     [{ PIDBOX_SYNC_TIMEOUT_MS: '1.5' }, /^PIDBOX_SYNC_TIMEOUT_MS: /],
     [{ PIDBOX_API_KEYS: 'short' }, /^PIDBOX_API_KEYS: every key must be at least 16 characters/],
+    [{ PIDBOX_TRACE_URL: 'http://localhost:16686/trace/' }, /^PIDBOX_TRACE_URL: must be an http\(s\) URL with \{traceId\} in it/],
+    [{ PIDBOX_TRACE_URL: 'javascript:alert({traceId})' }, /^PIDBOX_TRACE_URL: /],
     [{ REDIS_URL: 'http://redis:6379' }, /^REDIS_URL: "http:\/\/redis:6379" must start with redis:\/\/, rediss:\/\/ or unix:\/\//],
     [{ REDIS_URL: 'redis://user:secret@[bad' }, /^REDIS_URL: "redis:\/\/user:\*\*\*@\[bad" is not a URL/],
     [{ REDIS_URL: 'redis://:secret@redis:6379?db=1' }, /^REDIS_URL: "redis:\/\/:\*\*\*@redis:6379\?db=1": /],
@@ -75,6 +78,7 @@ test('an invalid value fails at start with a message that names the variable', (
   assert.throws(() => loadWorkerConfig({ PIDBOX_WORKER_CONCURRENCY: 'all' }), /^PidboxError: PIDBOX_WORKER_CONCURRENCY: /);
   assert.throws(() => loadWorkerConfig({ PIDBOX_LOCK_DURATION_MS: '10' }), /PIDBOX_LOCK_DURATION_MS: must be a whole number of at least 1000/);
   assert.throws(() => loadWorkerConfig({ PIDBOX_CALLBACK_ALLOW_NETWORKS: '::1/200' }), /^PidboxError: PIDBOX_CALLBACK_ALLOW_NETWORKS: /);
+  assert.equal(loadGatewayConfig({ PIDBOX_TRACE_URL: 'http://jaeger:16686/trace/{traceId}' }).traceUrl, 'http://jaeger:16686/trace/{traceId}');
   assert.equal(loadQueueConfig({ REDIS_URL: 'unix:///run/redis.sock' }).redisUrl, 'unix:///run/redis.sock');
   assert.equal(loadQueueConfig({ REDIS_URL: 'unix:///run/redis.sock?password=pw&db=2' }).redisUrl, 'unix:///run/redis.sock?password=pw&db=2');
 });
