@@ -13,6 +13,7 @@ import { functionRoutes } from './routes/function-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
 import { invocationRoutes } from './routes/invocation-routes.js';
 import { invokeRoutes } from './routes/invoke-routes.js';
+import { createDashboard } from './ui/dashboard-routes.js';
 
 /** Seconds a 429 or 503 asks the client to wait before it tries again. */
 const RETRY_AFTER_SECONDS = '1';
@@ -29,6 +30,10 @@ export function createApp(deps: GatewayDeps): Hono<GatewayEnv> {
   app.notFound((c) => errorResponse('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`));
 
   app.route('/', healthRoutes(deps));
+  // The dashboard reads through this app, as any client would; its login form and static files come
+  // before the key check, and under /ui the key may come from its cookie.
+  const dashboard = createDashboard(deps, (path, init) => app.request(path, init));
+  app.route('/', dashboard.entry);
   // Health and metrics above stay out of traces: probes and scrapes would drown the invocations.
   app.use('*', httpInstrumentationMiddleware({ tracer: deps.telemetry.tracing.tracer, disableTracing: !deps.telemetry.tracing.enabled }));
   app.use('*', traceResponse());
@@ -41,6 +46,7 @@ export function createApp(deps: GatewayDeps): Hono<GatewayEnv> {
   app.route('/', batchRoutes(deps));
   app.route('/', invokeRoutes(deps));
   app.route('/', invocationRoutes(deps));
+  app.route('/', dashboard.pages);
   return app;
 }
 
