@@ -14,6 +14,7 @@ import { healthRoutes } from './routes/health-routes.js';
 import { invocationRoutes } from './routes/invocation-routes.js';
 import { invokeRoutes } from './routes/invoke-routes.js';
 import { createDashboard } from './ui/dashboard-routes.js';
+import { QUEUE_BOARD_PATH, queueBoardRoutes } from './ui/queue-board.js';
 
 /** Seconds a 429 or 503 asks the client to wait before it tries again. */
 const RETRY_AFTER_SECONDS = '1';
@@ -31,7 +32,7 @@ export function createApp(deps: GatewayDeps): Hono<GatewayEnv> {
 
   app.route('/', healthRoutes(deps));
   // The dashboard reads through this app, as any client would; its login form and static files come
-  // before the key check, and under /ui the key may come from its cookie.
+  // before the key check, and under /ui and /admin/queues the key may come from its cookie.
   const dashboard = createDashboard(deps, (path, init) => app.request(path, init));
   app.route('/', dashboard.entry);
   // Health and metrics above stay out of traces: probes and scrapes would drown the invocations.
@@ -47,6 +48,7 @@ export function createApp(deps: GatewayDeps): Hono<GatewayEnv> {
   app.route('/', invokeRoutes(deps));
   app.route('/', invocationRoutes(deps));
   app.route('/', dashboard.pages);
+  app.route(QUEUE_BOARD_PATH, queueBoardRoutes(deps.queues));
   return app;
 }
 
