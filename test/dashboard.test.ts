@@ -427,6 +427,8 @@ describe('dashboard', { timeout: 180_000 }, () => {
         const response = await page.goto(`${open().url}/admin/queues/queue/invocations?status=active`);
         assert.equal(response?.status(), 200);
         assert.equal(await page.title(), 'pidbox queues');
+        assert.equal(response!.headers()['x-frame-options'], 'DENY');
+        assert.match(response!.headers()['content-security-policy'] ?? '', /frame-ancestors 'none'/);
         // Its running job, read from Redis by Bull Board's own API, with its data.
         await page.getByText(id).first().waitFor();
         await page.getByText('functionName:"sleeps"').first().waitFor();

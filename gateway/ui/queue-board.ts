@@ -14,6 +14,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { HonoAdapter } from '@bull-board/hono';
 import { serveStatic } from '@hono/node-server/serve-static';
 import { Hono } from 'hono';
+import { secureHeaders } from 'hono/secure-headers';
 import type { InvocationQueues } from '../../redis/invocation-queues.js';
 
 export const QUEUE_BOARD_PATH = '/admin/queues';
@@ -34,6 +35,13 @@ export function queueBoardRoutes(queues: Pick<InvocationQueues, 'invocations' | 
   app.use('*', async (c, next) => {
     if (c.req.method !== 'GET' && c.req.method !== 'HEAD') return c.notFound();
     await next();
+  });
+  // Bull Board's page has inline script of its own, so no CSP for scripts here as on /ui; but like
+  // /ui it is never framed by another page, nor kept in a cache.
+  const headers = secureHeaders({ contentSecurityPolicy: { frameAncestors: ["'none'"] }, strictTransportSecurity: false, xFrameOptions: 'DENY' });
+  app.use('*', async (c, next) => {
+    await headers(c, next);
+    if (!c.res.headers.has('cache-control')) c.res.headers.set('cache-control', 'no-store');
   });
   // Bull Board's static files (its page's script and styles) come from @bull-board/ui's folder,
   // through @hono/node-server's serveStatic (given above), under /admin/queues/static/.
