@@ -70,6 +70,7 @@ export const InvocationRecord = z
     logTruncated: z.boolean(),
     worker: z.string().nullable().meta({ description: '`host:pid` of the worker of the latest run.' }),
     batchId: z.string().nullable(),
+    traceId: z.string().nullable().meta({ description: "Id of the invocation's trace (W3C, 32 hex digits), from the trace context its job carries; null when tracing is off." }),
     callback: CallbackState.nullable(),
   })
   .meta({ id: 'InvocationRecord', description: 'One invocation, as the worker writes it while it goes.' });

@@ -18,6 +18,8 @@ import { healthRoutes } from './routes/health-routes.js';
 import { invocationRoutes } from './routes/invocation-routes.js';
 import { invokeRoutes } from './routes/invoke-routes.js';
 import { serverSpan } from './server-span.js';
+import { createDashboard } from './ui/dashboard-routes.js';
+import { QUEUE_BOARD_PATH, queueBoardRoutes } from './ui/queue-board.js';
 
 /** Seconds a 429 or 503 asks the client to wait before it tries again. */
 const RETRY_AFTER_SECONDS = '1';
@@ -46,6 +48,10 @@ export function createApp(deps: GatewayDeps): OpenAPIHono<GatewayEnv> {
   // Open, and out of traces: probes, scrapes and reading the docs would drown the invocations.
   app.route('/', healthRoutes(deps));
   app.route('/', docsRoutes(describeApi(app)));
+  // The dashboard reads through this app, as any client would; its login form and static files come
+  // before the key check, and under /ui and /admin/queues the key may come from its cookie.
+  const dashboard = createDashboard(deps, (path, init) => app.request(path, init));
+  app.route('/', dashboard.entry);
   app.use('*', serverSpan(deps.telemetry.tracing));
   app.use('*', requireApiKey(deps.gatewayConfig.apiKeys));
   app.use('*', async (_c, next) => {
@@ -56,6 +62,8 @@ export function createApp(deps: GatewayDeps): OpenAPIHono<GatewayEnv> {
   app.route('/', batchRoutes(deps));
   app.route('/', invokeRoutes(deps));
   app.route('/', invocationRoutes(deps));
+  app.route('/', dashboard.pages);
+  app.route(QUEUE_BOARD_PATH, queueBoardRoutes(deps.queues));
   return app;
 }
 

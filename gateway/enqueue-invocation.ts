@@ -131,7 +131,14 @@ function newInvocation(id: string, input: Omit<InvocationInput, 'mode'>, batchId
     ...(batchId ? { batchId } : {}),
     ...(input.callback ? { callbackUrl: input.callback.url, callbackFormat: input.callback.format } : {}),
     ...(input.idempotencyKey !== undefined ? { idempotencyKey: input.idempotencyKey } : {}),
+    ...traceIdOf(injectContext()),
   };
+}
+
+/** The trace id of a carrier's `traceparent` (the context the job carries), kept in the record so a trace can be found from it. */
+function traceIdOf(carrier: Record<string, string>): { traceId?: string } {
+  const traceId = /^[\da-f]{2}-([\da-f]{32})-[\da-f]{16}-[\da-f]{2}$/.exec(carrier.traceparent ?? '')?.[1];
+  return traceId ? { traceId } : {};
 }
 
 /** The job, with the active (PRODUCER) span's context for the worker's CONSUMER span. */

@@ -1,7 +1,7 @@
 // `pidbox gateway`'s settings: a pure function of the environment (README, "Configuration").
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { integerVar, listVar, readEnv, stringVar } from '../config/config-values.js';
+import { integerVar, invalidConfig, listVar, optionalStringVar, readEnv, stringVar } from '../config/config-values.js';
 import { loadQueueConfig, type QueueConfig, type QueueDefaults } from '../config/queue-config.js';
 
 export interface GatewayConfig {
@@ -28,6 +28,8 @@ export interface GatewayConfig {
   shutdownGraceMs: number;
   /** First delay before a retry of a failed run (function.json `retries`), doubled each time. Env PIDBOX_RETRY_BACKOFF_MS. Default: 1000. */
   retryBackoffMs: number;
+  /** The dashboard's link from an invocation to its trace: a URL with `{traceId}` in it. Env PIDBOX_TRACE_URL. Default: none (no link). */
+  traceUrl: string | null;
 }
 
 /**
@@ -54,6 +56,7 @@ export function gatewayVariables(defaults: { host?: string } = {}) {
     PIDBOX_MAX_BATCH_SIZE: integerVar(1000, 1, 100_000),
     PIDBOX_SHUTDOWN_GRACE_MS: integerVar(10_000, 0),
     PIDBOX_RETRY_BACKOFF_MS: integerVar(1000, 1),
+    PIDBOX_TRACE_URL: optionalStringVar(),
   });
 }
 
@@ -73,5 +76,21 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv, defaults: { host?: str
     maxBatchSize: vars.PIDBOX_MAX_BATCH_SIZE,
     shutdownGraceMs: vars.PIDBOX_SHUTDOWN_GRACE_MS,
     retryBackoffMs: vars.PIDBOX_RETRY_BACKOFF_MS,
+    traceUrl: checkTraceUrl(vars.PIDBOX_TRACE_URL),
   };
+}
+
+function checkTraceUrl(text: string | undefined): string | null {
+  if (text === undefined) return null;
+  let protocol = '';
+  try {
+    protocol = new URL(text.replaceAll('{traceId}', '0')).protocol;
+  } catch {
+    // Not a URL: refused below.
+  }
+  // http(s) only: the link is put in a page, where a javascript: URL would run.
+  if (!text.includes('{traceId}') || (protocol !== 'http:' && protocol !== 'https:')) {
+    throw invalidConfig('PIDBOX_TRACE_URL', `must be an http(s) URL with {traceId} in it, e.g. http://localhost:16686/trace/{traceId}, got ${JSON.stringify(text)}`);
+  }
+  return text;
 }

@@ -21,6 +21,8 @@ export interface NewInvocation {
   callbackFormat?: CallbackFormat;
   /** The caller's Idempotency-Key: a second invocation with the same key finds the first. */
   idempotencyKey?: string;
+  /** Trace id of the context its job carries (unset when tracing is off). */
+  traceId?: string;
 }
 
 export type BeginOutcome =
@@ -195,6 +197,7 @@ export function recordFields(invocation: NewInvocation, now: number): Array<stri
     'path', invocation.request.path,
   ];
   if (invocation.batchId) fields.push('batchId', invocation.batchId);
+  if (invocation.traceId) fields.push('traceId', invocation.traceId);
   if (invocation.callbackUrl) {
     fields.push('callbackUrl', invocation.callbackUrl, 'callbackFormat', invocation.callbackFormat ?? 'record');
     const pending: CallbackState = { status: 'pending', url: invocation.callbackUrl, attempts: 0 };
@@ -269,6 +272,7 @@ function toRecord(hash: Record<string, string>): InvocationRecord {
     logTruncated: result?.logTruncated ?? false,
     worker: hash.worker ?? null,
     batchId: hash.batchId ?? null,
+    traceId: hash.traceId ?? null,
     callback: parseJson<CallbackState>(hash.callback),
   };
 }

@@ -18,6 +18,7 @@ test('an empty environment gives every default', () => {
   assert.equal(loadGatewayConfig({}, { host: '127.0.0.1' }).host, '127.0.0.1');
   assert.equal(gateway.functionsDir, '/srv/functions');
   assert.deepEqual(gateway.apiKeys, []);
+  assert.equal(gateway.traceUrl, null);
   assert.equal(gateway.maxBodyBytes, 6 * 1024 * 1024);
   assert.equal(gateway.queue.redisUrl, 'redis://127.0.0.1:6379');
   assert.equal(gateway.queue.redisUrlSet, false);
@@ -58,6 +59,8 @@ test('an invalid value fails at start with a message that names the variable', (
     // Only what an Authorization: Bearer header can carry (RFC 6750's token68).
     [{ PIDBOX_API_KEYS: 'a-good-key-0123456789,not a key with spaces' }, /^PIDBOX_API_KEYS: every key must be at least 16 characters: letters, digits/],
     [{ PIDBOX_API_KEYS: 'key!with!bangs!0123456789' }, /^PIDBOX_API_KEYS: /],
+    [{ PIDBOX_TRACE_URL: 'http://localhost:16686/trace/' }, /^PIDBOX_TRACE_URL: must be an http\(s\) URL with \{traceId\} in it/],
+    [{ PIDBOX_TRACE_URL: 'javascript:alert({traceId})' }, /^PIDBOX_TRACE_URL: /],
     [{ REDIS_URL: 'http://redis:6379' }, /^REDIS_URL: "http:\/\/redis:6379" must start with redis:\/\/, rediss:\/\/ or unix:\/\//],
     [{ REDIS_URL: 'redis://user:secret@[bad' }, /^REDIS_URL: "redis:\/\/user:\*\*\*@\[bad" is not a URL/],
     [{ REDIS_URL: 'redis://:secret@redis:6379?db=1' }, /^REDIS_URL: "redis:\/\/:\*\*\*@redis:6379\?db=1": /],
@@ -80,6 +83,7 @@ test('an invalid value fails at start with a message that names the variable', (
   assert.throws(() => loadWorkerConfig({ PIDBOX_SANDBOX_CPUS: '0.5x' }), /^PidboxError: PIDBOX_SANDBOX_CPUS: must be a number from 0.01 to 1024, got "0.5x"$/);
   assert.throws(() => loadWorkerConfig({ PIDBOX_SANDBOX_MEMORY_MB: '512', PIDBOX_SANDBOX_CEILING_MEMORY_MB: '256' }), /^PidboxError: PIDBOX_SANDBOX_MEMORY_MB: 512 is above PIDBOX_SANDBOX_CEILING_MEMORY_MB \(256\)$/);
   assert.throws(() => loadWorkerConfig({ PIDBOX_SANDBOX_UID: '4294967200', PIDBOX_SANDBOX_UIDS: '1000' }), /^PidboxError: PIDBOX_SANDBOX_UIDS: must be a whole number from 1 to 94, got "1000"$/);
+  assert.equal(loadGatewayConfig({ PIDBOX_TRACE_URL: 'http://jaeger:16686/trace/{traceId}' }).traceUrl, 'http://jaeger:16686/trace/{traceId}');
   assert.equal(loadQueueConfig({ REDIS_URL: 'unix:///run/redis.sock' }).redisUrl, 'unix:///run/redis.sock');
   assert.equal(loadQueueConfig({ REDIS_URL: 'unix:///run/redis.sock?password=pw&db=2' }).redisUrl, 'unix:///run/redis.sock?password=pw&db=2');
 });

@@ -120,7 +120,8 @@ describe('traces', { timeout: 120_000 }, () => {
     assert.equal(consumer.attributes['messaging.destination.name'], 'invocations');
     assert.equal(consumer.attributes['messaging.operation.type'], 'process');
 
-    const record = (await (await stack.fetch(`/invocations/${id}`)).json()) as { sandbox: { pidNamespace: string; zombiesReaped: number; peakProcesses: number } };
+    const record = (await (await stack.fetch(`/invocations/${id}`)).json()) as { traceId: string; sandbox: { pidNamespace: string; zombiesReaped: number; peakProcesses: number } };
+    assert.equal(record.traceId, traceId, 'the record names its trace');
     assert.equal(sandbox.attributes['pidbox.sandbox.pid_namespace'], record.sandbox.pidNamespace);
     assert.equal(sandbox.attributes['pidbox.sandbox.zombies_reaped'], record.sandbox.zombiesReaped);
     assert.equal(sandbox.attributes['pidbox.sandbox.peak_processes'], record.sandbox.peakProcesses);
