@@ -13,8 +13,8 @@
 //               sandbox's unprivileged uid with no capability; its control socket is fd 3. It makes
 //               itself undumpable (the function, same uid, can then neither ptrace it nor take its
 //               descriptors or memory), waits for a RunSpec (so a sandbox can be started before a
-//               call is known), reports ready / started / exited, and ends its namespace when the
-//               socket closes.
+//               call is known), reports ready / started / exited, forwards the signals its worker
+//               sends as if it had received them, and ends its namespace when the socket closes.
 
 import { readFileSync, readSync, readdirSync, writeSync } from 'node:fs';
 import {
@@ -26,7 +26,8 @@ import { watchReadable, type FdWatch } from '../../native/poll.js';
 import { prepareSpawn, spawnProcess } from '../../native/spawn.js';
 import { SyscallError } from '../../native/syscall-error.js';
 import { lineDecoder, parseWorkerMessage, type InitToWorker, type RunSpec } from './protocol.js';
-import { FORWARDED_SIGNALS, SURVIVED_SIGNALS, exitCodeOf, signalName, signalNumber } from './signals.js';
+import { FORWARDED_SIGNALS } from '../../contracts/forwarded-signals.js';
+import { SURVIVED_SIGNALS, exitCodeOf, signalName, signalNumber } from './signals.js';
 
 const SIGKILL = 9;
 /** sysexits.h EX_SOFTWARE: the init itself failed, as opposed to the child's own status. */
@@ -366,6 +367,10 @@ function openControl(onRun: (spec: RunSpec) => void): FdWatch {
     switch (message.type) {
       case 'run':
         onRun(message.spec);
+        break;
+      case 'signal':
+        // As if the init had received it: the same rules (only forwarded signals, to the group).
+        forwardSignal(message.signal);
         break;
     }
   });

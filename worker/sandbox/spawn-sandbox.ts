@@ -3,6 +3,7 @@ import { readlinkSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { availableParallelism } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
+import { isForwardedSignal, type ForwardedSignal } from '../../contracts/forwarded-signals.js';
 import { PidboxError } from '../../contracts/pidbox-error.js';
 import * as libc from '../../native/libc.js';
 import { ProtocolError, lineDecoder, parseInitMessage, type InitToWorker, type RunSpec } from '../init/protocol.js';
@@ -138,6 +139,14 @@ export interface Sandbox {
   run(spec: RunSpec): void;
   /** Sends a signal to the function's process group (through the init); SIGKILL ends the init itself. */
   kill(signal?: NodeJS.Signals): void;
+  /**
+   * Asks the init, on its control socket, to forward `signal` to the function's process group, as it
+   * forwards the signals it receives; only those (contracts/forwarded-signals.ts), others throw
+   * INVALID_SIGNAL. False when there is no function to signal: not started yet, or ended.
+   */
+  signal(signal: ForwardedSignal): boolean;
+  /** Its outcome is known or it is gone: nothing of it runs any more (or soon will not). */
+  readonly ended: boolean;
   /** SIGTERM to the function, then SIGKILL to the init after the grace period. */
   stop(): void;
   /** Memory its processes use now, bytes (0 when it cannot be read). */
@@ -358,6 +367,17 @@ class SandboxHandle implements Sandbox {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
     }
+  }
+
+  signal(signal: ForwardedSignal): boolean {
+    if (!isForwardedSignal(signal)) throw new PidboxError('INVALID_SIGNAL', `the init does not forward ${String(signal).slice(0, 40)}`);
+    if (this.functionPid === 0 || this.exited !== null || this.ended) return false;
+    this.control.write(`${JSON.stringify({ type: 'signal', signal })}\n`);
+    return true;
+  }
+
+  get ended(): boolean {
+    return this.settled || this.protocolError !== null || this.child.exitCode !== null || this.child.signalCode !== null;
   }
 
   stop(): void {
