@@ -138,7 +138,7 @@ async function processInSpan(
         // A run the shutdown cut short is not this invocation's failure: back to the queue, not
         // counted as an attempt, for another worker. One that had ended already keeps its result.
         if (result.status !== 'cancelled') break;
-        await deps.store.requeue(id, null, data.batchId);
+        await deps.store.requeue(id, fn.name, null, data.batchId);
         await job.moveToWait(token);
         throw new WaitingError();
       case 'cancel':
@@ -150,7 +150,7 @@ async function processInSpan(
         break;
     }
     if (isRetryable(result) && job.attemptsMade + 1 < (job.opts.attempts ?? 1)) {
-      await deps.store.requeue(id, result.error ?? null, data.batchId);
+      await deps.store.requeue(id, fn.name, result.error ?? null, data.batchId);
       // Thrown so that BullMQ schedules the next attempt with the job's exponential backoff.
       throw new PidboxError(result.error?.code === 'FUNCTION_TIMED_OUT' ? 'FUNCTION_TIMED_OUT' : 'FUNCTION_FAILED', result.error?.message ?? result.status);
     }
