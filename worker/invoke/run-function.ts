@@ -164,8 +164,12 @@ async function runInSandbox(fn: FunctionInfo, request: InvocationRequest, option
     try {
       await prepared.ready;
     } catch (error) {
-      if (!(error instanceof LoadFailed)) throw await whyNotReady(sandbox, error);
-      failedToLoad = error;
+      // Killed by a cancel while it started: not a failure of the runner nor of the function. The
+      // outcome below says what the sandbox used until then, and the result is `cancelled`.
+      if (!cancelled) {
+        if (!(error instanceof LoadFailed)) throw await whyNotReady(sandbox, error);
+        failedToLoad = error;
+      }
     }
     if (!failedToLoad && !cancelled) {
       sandbox.limit(limits);

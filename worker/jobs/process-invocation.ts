@@ -192,9 +192,12 @@ async function runOnce(fn: FunctionInfo, data: InvocationJob, attempt: number, s
     });
   } catch (error) {
     // The runner failed (a function that does not build, a sandbox that did not start): no run to
-    // report, the same result shape all the same.
+    // report, the same result shape all the same. One that was aborted meanwhile (a cancel, the
+    // shutdown) failed because it was: it ends as the abort says, not `failed`.
     const e = asPidboxError(error);
-    result = unrunResult('failed', e.code, e.message);
+    result = signal.aborted
+      ? unrunResult('cancelled', 'INVOCATION_CANCELLED', 'the invocation was cancelled')
+      : unrunResult('failed', e.code, e.message);
   } finally {
     metrics.sandboxesRunning.dec();
   }
