@@ -187,7 +187,8 @@ async function runOnce(fn: FunctionInfo, data: InvocationJob, attempt: number, s
       maxLogBytes: config.logTailBytes,
       onLog: (chunk) => sink.write(chunk),
       onSandbox: (sandbox) => {
-        recordSandbox = deps.store.setSandbox(data.invocationId, sandbox).catch(() => {});
+        deps.running.attach(data.invocationId, sandbox);
+        recordSandbox = deps.store.setSandbox(data.invocationId, { hostPid: sandbox.hostPid, pidNamespace: sandbox.pidNamespace }).catch(() => {});
       },
     });
   } catch (error) {
