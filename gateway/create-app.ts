@@ -13,6 +13,7 @@ import { functionRoutes } from './routes/function-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
 import { invocationRoutes } from './routes/invocation-routes.js';
 import { invokeRoutes } from './routes/invoke-routes.js';
+import { liveRoutes } from './routes/live-routes.js';
 
 /** Seconds a 429 or 503 asks the client to wait before it tries again. */
 const RETRY_AFTER_SECONDS = '1';
@@ -40,6 +41,7 @@ export function createApp(deps: GatewayDeps): Hono<GatewayEnv> {
   app.route('/', functionRoutes(deps));
   app.route('/', batchRoutes(deps));
   app.route('/', invokeRoutes(deps));
+  app.route('/', liveRoutes(deps));
   app.route('/', invocationRoutes(deps));
   return app;
 }
