@@ -348,6 +348,18 @@ test('a cancelled invocation keeps the figures of its sandbox, and one cancelled
   assert.ok(cancelled.timings.runMs !== null && cancelled.timings.runMs > 0);
   assert.deepEqual((await listAll(stack, 'status=cancelled', 5)).all.map((s) => [s.id, s.timings.runMs]), [[id, cancelled.timings.runMs]]);
 
+  // The zombies its init reaped are counted to the end: the init, not killed, reports them.
+  const orphaning = await invokeAsync(stack, 'orphans-then-waits');
+  await waitFor('the orphans to be made', async () => /orphaned two/.test(await logOf(stack, orphaning)) || null, 20_000);
+  await waitFor('the orphans to be reaped', async () => {
+    const { processes } = await json<ProcessList>(await stack.fetch(`/invocations/${orphaning}/processes`));
+    return !processes.some((p) => p.command === 'sleep 0.2' || p.state === 'Z') || null;
+  });
+  const reaped = await json<InvocationRecord>(await stack.fetch(`/invocations/${orphaning}`, { method: 'DELETE' }));
+  assert.equal(reaped.status, 'cancelled');
+  assert.equal(reaped.sandbox?.zombiesReaped, 2);
+  assert.deepEqual(reaped.exit, { code: null, signal: 'SIGKILL' });
+
   // Cancelled the moment it runs, while its sandbox (a cold one: the pool is off) is still starting.
   for (const name of ['echoes-body', 'node-traps-sigusr1']) {
     const early = await invokeAsync(stack, name);

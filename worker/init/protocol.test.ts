@@ -135,9 +135,10 @@ const VALID_WORKER = [
   '{"type":"run","spec":{"argv":["/bin/true"],"env":[]}}',
   '{"type":"signal","signal":"SIGUSR1"}',
   '{"type":"signal","signal":"SIGHUP"}',
+  '{"type":"end"}',
 ];
 
-test('fuzzed worker messages are read as a run, a forwarded signal, or refused with a ProtocolError', () => {
+test('fuzzed worker messages are read as a run, a forwarded signal, an end, or refused with a ProtocolError', () => {
   const forwarded: readonly string[] = FORWARDED_SIGNALS;
   for (let seed = 1; seed <= 300; seed++) {
     const next = random(seed);
@@ -145,6 +146,7 @@ test('fuzzed worker messages are read as a run, a forwarded signal, or refused w
     const decode = lineDecoder((line) => {
       const message = parseWorkerMessage(line);
       if (message.type === 'signal') assert.ok(forwarded.includes(message.signal), `seed ${seed}: ${message.signal}`);
+      else if (message.type === 'end') assert.deepEqual(message, { type: 'end' });
       else assert.ok(message.type === 'run' && message.spec.argv.length > 0, `seed ${seed}: ${JSON.stringify(message)}`);
     }, 4096);
     for (let i = 0; i < 50; i++) {
@@ -160,4 +162,9 @@ test('fuzzed worker messages are read as a run, a forwarded signal, or refused w
       }
     }
   }
+});
+
+test('an end message has nothing to it but its type', () => {
+  assert.deepEqual(parseWorkerMessage('{"type":"end"}'), { type: 'end' });
+  assert.deepEqual(parseWorkerMessage('{"type":"end","signal":"SIGKILL"}'), { type: 'end' });
 });

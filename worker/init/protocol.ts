@@ -29,7 +29,13 @@ export type WorkerToInit =
    * kill(2) on the init's host pid, so that it can only reach this sandbox's init, never a process
    * that took a recycled pid.
    */
-  | { type: 'signal'; signal: ForwardedSignal };
+  | { type: 'signal'; signal: ForwardedSignal }
+  /**
+   * End the call now (a cancel): the init kills every process of its namespace and reports the
+   * function's exit as usual, with what it counted until then (the worker would lose those figures
+   * if it killed the init itself).
+   */
+  | { type: 'end' };
 
 export type InitToWorker =
   | { type: 'ready' }
@@ -138,6 +144,8 @@ export function parseWorkerMessage(line: string): WorkerToInit {
       // SIGKILL and SIGSTOP would bypass the init (its timeout, its exit report): never forwarded.
       if (!isForwardedSignal(message.signal)) throw new ProtocolError(`"signal" is not a signal the init forwards: ${JSON.stringify(message.signal)?.slice(0, 40)}`);
       return { type: 'signal', signal: message.signal };
+    case 'end':
+      return { type: 'end' };
     default:
       throw new ProtocolError(`unknown message type ${JSON.stringify(message.type)?.slice(0, 40)}`);
   }

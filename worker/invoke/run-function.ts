@@ -145,7 +145,7 @@ async function runInSandbox(fn: FunctionInfo, request: InvocationRequest, option
   let cancelled = false;
   const onAbort = (): void => {
     cancelled = true;
-    sandbox.kill('SIGKILL');
+    sandbox.cancel();
   };
   if (options.signal?.aborted) onAbort();
   else options.signal?.addEventListener('abort', onAbort, { once: true });
