@@ -23,6 +23,13 @@ export interface QueueConfig {
   keepFailedSeconds: number;
   /** How long a record that is not finished is kept after its last change. Env PIDBOX_KEEP_PENDING_SECONDS. Default: 604800. */
   keepPendingSeconds: number;
+  /**
+   * Most entries kept in each list of recent invocations (`GET /invocations`: all of them, each
+   * function's, each status's): the oldest go first, so the lists stay bounded under any load, and
+   * an invocation older than the newest this many of its list is no longer listed (it can still be
+   * read by id). Env PIDBOX_LIST_MAX_ENTRIES. Default: 10000.
+   */
+  listMaxEntries: number;
   /** Deliveries of a callback before it is given up. Env PIDBOX_CALLBACK_ATTEMPTS. Default: 5. */
   callbackAttempts: number;
   /** First delay between deliveries of a callback, doubled each time. Env PIDBOX_CALLBACK_BACKOFF_MS. Default: 1000. */
@@ -59,6 +66,7 @@ export function queueVariables(defaults: QueueDefaults = {}) {
     PIDBOX_KEEP_SUCCEEDED_SECONDS: integerVar(86_400, 1),
     PIDBOX_KEEP_FAILED_SECONDS: integerVar(604_800, 1),
     PIDBOX_KEEP_PENDING_SECONDS: integerVar(604_800, 60),
+    PIDBOX_LIST_MAX_ENTRIES: integerVar(10_000, 1, 10_000_000),
     PIDBOX_CALLBACK_ATTEMPTS: integerVar(5, 1, 100),
     PIDBOX_CALLBACK_BACKOFF_MS: integerVar(1000, 1),
     PIDBOX_CALLBACK_ALLOW_NETWORKS: networksVar(defaults.callbackAllowNetworks ?? ''),
@@ -74,6 +82,7 @@ export function loadQueueConfig(env: NodeJS.ProcessEnv, defaults: QueueDefaults 
     keepSucceededSeconds: vars.PIDBOX_KEEP_SUCCEEDED_SECONDS,
     keepFailedSeconds: vars.PIDBOX_KEEP_FAILED_SECONDS,
     keepPendingSeconds: vars.PIDBOX_KEEP_PENDING_SECONDS,
+    listMaxEntries: vars.PIDBOX_LIST_MAX_ENTRIES,
     callbackAttempts: vars.PIDBOX_CALLBACK_ATTEMPTS,
     callbackBackoffMs: vars.PIDBOX_CALLBACK_BACKOFF_MS,
     callbackAllowNetworks: vars.PIDBOX_CALLBACK_ALLOW_NETWORKS,

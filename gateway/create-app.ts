@@ -17,6 +17,7 @@ import { functionRoutes } from './routes/function-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
 import { invocationRoutes } from './routes/invocation-routes.js';
 import { invokeRoutes } from './routes/invoke-routes.js';
+import { liveRoutes } from './routes/live-routes.js';
 import { serverSpan } from './server-span.js';
 import { createDashboard } from './ui/dashboard-routes.js';
 import { QUEUE_BOARD_PATH, queueBoardRoutes } from './ui/queue-board.js';
@@ -61,6 +62,7 @@ export function createApp(deps: GatewayDeps): OpenAPIHono<GatewayEnv> {
   app.route('/', functionRoutes(deps));
   app.route('/', batchRoutes(deps));
   app.route('/', invokeRoutes(deps));
+  app.route('/', liveRoutes(deps));
   app.route('/', invocationRoutes(deps));
   app.route('/', dashboard.pages);
   app.route(QUEUE_BOARD_PATH, queueBoardRoutes(deps.queues));

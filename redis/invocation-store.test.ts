@@ -20,7 +20,7 @@ before(async () => {
   server = await startTestRedis();
   redis = createRedisClient(server.url, { name: 'invocation-store-test' });
   keys = redisKeys(`store-test-${randomUUID()}`);
-  store = new InvocationStore(redis, keys, { keepSucceededSeconds: 60, keepFailedSeconds: 60, keepPendingSeconds: 60 });
+  store = new InvocationStore(redis, keys, { keepSucceededSeconds: 60, keepFailedSeconds: 60, keepPendingSeconds: 60, listMaxEntries: 1000 });
 });
 
 after(async () => {
@@ -48,7 +48,7 @@ test('a run that is no longer the current one cannot finish the invocation, requ
   const { id, batchId } = await takenOver();
   const stale = unrunResult('failed', 'FUNCTION_FAILED', 'the first run');
   assert.deepEqual(await store.finish(id, 'fn', stale, batchId, first), { kind: 'stale', status: 'running', current: second });
-  assert.equal(await store.requeue(id, null, batchId, first), false);
+  assert.equal(await store.requeue(id, 'fn', null, batchId, first), false);
   await store.setSandbox(id, { hostPid: 100, pidNamespace: 'pid:[1]' }, first);
 
   const record = await redis.hgetall(keys.invocation(id));
@@ -79,10 +79,10 @@ test('a run that is no longer the current one cannot finish the invocation, requ
 
 test('the current run requeues it; a finish that names no run finishes whatever runs', async () => {
   const { id, batchId } = await takenOver();
-  assert.equal(await store.requeue(id, { code: 'FUNCTION_FAILED', message: 'retry' }, batchId, second), true);
+  assert.equal(await store.requeue(id, 'fn', { code: 'FUNCTION_FAILED', message: 'retry' }, batchId, second), true);
   assert.equal(await redis.hget(keys.invocation(id), 'status'), 'queued');
   // Queued now: a late requeue or finish of either run changes nothing.
-  assert.equal(await store.requeue(id, null, batchId, second), false);
+  assert.equal(await store.requeue(id, 'fn', null, batchId, second), false);
   assert.deepEqual(await store.finish(id, 'fn', unrunResult('failed', 'FUNCTION_FAILED', 'late'), batchId, first), {
     kind: 'stale', status: 'queued', current: second,
   });

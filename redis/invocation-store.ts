@@ -8,6 +8,7 @@ import type { CallbackState, InvocationRecord, RecordResponse } from '../contrac
 import type { QueueConfig } from '../config/queue-config.js';
 import type { RedisKeys } from './redis-keys.js';
 import { BEGIN, CANCEL, CREATE, FINISH, REQUEUE, UPDATE, UPDATE_RUN } from './store-scripts.js';
+import { indexKeys, indexTtlSeconds } from './invocation-index.js';
 import { runScript } from './run-script.js';
 import { didRun } from './unrun-result.js';
 
@@ -53,18 +54,34 @@ export type CancelOutcome = SettledOutcome | { kind: 'cancelling' } | { kind: 'm
 /** The result kept in the record: the function's outcome with the end of its log. */
 export type StoredResult = FunctionResult;
 
+/**
+ * What lists show of a result, kept beside it in the record (`outcome`), so that a page of summaries
+ * does not read whole results (a response body may be megabytes).
+ */
+export interface StoredOutcome {
+  startMs: number | null;
+  runMs: number | null;
+  error: { code: string; message: string } | null;
+}
+
+export function outcomeOf(result: StoredResult): StoredOutcome {
+  const ran = didRun(result);
+  return { startMs: ran ? result.timings.startMs : null, runMs: ran ? result.timings.runMs : null, error: result.error ?? null };
+}
+
 export class InvocationStore {
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
-    private readonly config: Pick<QueueConfig, 'keepSucceededSeconds' | 'keepFailedSeconds' | 'keepPendingSeconds'>,
+    private readonly config: Pick<QueueConfig, 'keepSucceededSeconds' | 'keepFailedSeconds' | 'keepPendingSeconds' | 'listMaxEntries'>,
   ) {}
 
   /** Creates a queued record; with an idempotency key, the id of an earlier invocation with that key wins. */
   async create(invocation: NewInvocation, now = Date.now()): Promise<{ id: string; created: boolean }> {
-    const keys = [this.keys.invocation(invocation.id)];
+    const keys = this.statusKeys(invocation.id, invocation.functionName);
     if (invocation.idempotencyKey !== undefined) keys.push(this.keys.idempotency(invocation.functionName, invocation.idempotencyKey));
     const [id, how] = (await runScript(this.redis, CREATE, keys, [
+      ...this.indexArgs(),
       invocation.id,
       this.config.keepPendingSeconds,
       ...recordFields(invocation, now),
@@ -109,9 +126,8 @@ export class InvocationStore {
 
   /** A worker starts a run: queued (or running, after a lost worker) → running. */
   async begin(id: string, functionName: string, worker: string, createdAt: number, batchId?: string): Promise<BeginOutcome> {
-    const keys = [this.keys.invocation(id), ...(batchId ? [this.keys.batch(batchId)] : [])];
-    const [kind, value] = (await runScript(this.redis, BEGIN, keys, [
-      Date.now(), worker, id, functionName, createdAt, this.config.keepPendingSeconds,
+    const [kind, value] = (await runScript(this.redis, BEGIN, this.statusKeys(id, functionName, batchId), [
+      ...this.indexArgs(), Date.now(), worker, id, functionName, createdAt, this.config.keepPendingSeconds,
     ])) as [string, string];
     switch (kind) {
       case 'run':
@@ -127,9 +143,10 @@ export class InvocationStore {
    * running → queued: a retry follows, or the run was handed back (shutdown, lost worker). With
    * `run`, only while that run is the current one. Returns whether it moved.
    */
-  async requeue(id: string, lastError: { code: string; message: string } | null, batchId?: string, run?: RunIdentity): Promise<boolean> {
-    const keys = [this.keys.invocation(id), ...(batchId ? [this.keys.batch(batchId)] : [])];
-    const moved = await runScript(this.redis, REQUEUE, keys, [lastError ? JSON.stringify(lastError) : '', this.config.keepPendingSeconds, ...runArgs(run)]);
+  async requeue(id: string, functionName: string, lastError: { code: string; message: string } | null, batchId?: string, run?: RunIdentity): Promise<boolean> {
+    const moved = await runScript(this.redis, REQUEUE, this.statusKeys(id, functionName, batchId), [
+      ...this.indexArgs(), lastError ? JSON.stringify(lastError) : '', this.config.keepPendingSeconds, ...runArgs(run),
+    ]);
     return moved === 1;
   }
 
@@ -139,17 +156,17 @@ export class InvocationStore {
    * a job it cannot run), whatever runs.
    */
   async finish(id: string, functionName: string, result: StoredResult, batchId?: string, run?: RunIdentity): Promise<FinishOutcome> {
-    const reply = (await runScript(this.redis, FINISH, this.finishKeys(id, batchId), [
-      result.status, Date.now(), JSON.stringify(result), this.ttlOf(result.status), this.batchTtl(),
+    const reply = (await runScript(this.redis, FINISH, this.statusKeys(id, functionName, batchId), [
+      ...this.indexArgs(), result.status, Date.now(), JSON.stringify(result), JSON.stringify(outcomeOf(result)), this.ttlOf(result.status), this.batchTtl(),
       this.keys.finishedChannel, id, functionName, ...runArgs(run),
     ])) as string[];
     return finishOutcome(reply);
   }
 
   /** Cancels: a queued invocation ends now; a running one is marked, for its worker to kill. */
-  async cancel(id: string, result: StoredResult, batchId?: string): Promise<CancelOutcome> {
-    const reply = (await runScript(this.redis, CANCEL, this.finishKeys(id, batchId), [
-      Date.now(), JSON.stringify(result), this.ttlOf('cancelled'), this.batchTtl(), this.keys.finishedChannel, id,
+  async cancel(id: string, functionName: string, result: StoredResult, batchId?: string): Promise<CancelOutcome> {
+    const reply = (await runScript(this.redis, CANCEL, this.statusKeys(id, functionName, batchId), [
+      ...this.indexArgs(), Date.now(), JSON.stringify(result), JSON.stringify(outcomeOf(result)), this.ttlOf('cancelled'), this.batchTtl(), this.keys.finishedChannel, id,
       this.keys.controlChannel,
     ])) as string[];
     if (reply[0] === 'cancelling') return { kind: 'cancelling' };
@@ -170,10 +187,16 @@ export class InvocationStore {
     await runScript(this.redis, UPDATE, [this.keys.invocation(id)], ['callback', JSON.stringify(state)]);
   }
 
-  private finishKeys(id: string, batchId: string | undefined): string[] {
-    const keys = [this.keys.invocation(id), this.keys.log(id)];
+  /** KEYS of a status script (redis/store-scripts.ts): record, log, the index's sets, the batch's keys. */
+  private statusKeys(id: string, functionName: string, batchId?: string): string[] {
+    const keys = [this.keys.invocation(id), this.keys.log(id), ...indexKeys(this.keys, functionName)];
     if (batchId) keys.push(this.keys.batch(batchId), this.keys.batchMembers(batchId));
     return keys;
+  }
+
+  /** The first two ARGV of a status script: the index's cap and TTL. */
+  private indexArgs(): number[] {
+    return [this.config.listMaxEntries, indexTtlSeconds(this.config)];
   }
 
   private ttlOf(status: InvocationStatus): number {

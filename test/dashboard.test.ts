@@ -5,7 +5,7 @@
 // tests of what they show are `todo` without them, and the page's plain notice in their place is
 // tested instead.
 import assert from 'node:assert/strict';
-import { after, before, describe, test, type TestContext } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import type { Browser, Locator, Page } from 'playwright-core';
 import type { InvocationRecord } from '../contracts/invocation-record.js';
 import { createLogger } from '../telemetry/logger.js';
@@ -19,9 +19,6 @@ import { waitFor } from './support/processes.js';
 
 const TRACE_URL = 'http://jaeger.test:16686/trace/{traceId}';
 const KEY = 'dashboard-test-key-0123456789';
-const NEEDS_LIST = 'needs GET /invocations (shared-api.md, live-routes branch)';
-const NEEDS_PROCESSES = 'needs GET /invocations/{id}/processes (shared-api.md, live-routes branch)';
-const NEEDS_SIGNAL = 'needs POST /invocations/{id}/signal (shared-api.md, live-routes branch)';
 
 let receiver: OtlpReceiver | undefined;
 let telemetry: Telemetry | undefined;
@@ -44,29 +41,6 @@ after(async () => {
   const steps = [() => browser?.close(), () => keyed?.stop(), () => stack?.stop(), () => telemetry?.tracing.shutdown(), () => receiver?.close()];
   for (const step of steps) await Promise.resolve().then(step).catch((error) => console.error(error));
 });
-
-/** A route the API answers 404 NOT_FOUND (no such route), not a 404 of the invocation asked for. */
-async function routeMissing(s: Stack, method: 'GET' | 'POST', path: string): Promise<boolean> {
-  const init: RequestInit = method === 'POST' ? { method, headers: { 'content-type': 'application/json' }, body: '{"signal":"SIGUSR1"}' } : {};
-  const res = await s.fetch(path, init);
-  const body = (await res.json().catch(() => null)) as { error?: { code?: string } } | null;
-  return res.status === 404 && body?.error?.code === 'NOT_FOUND';
-}
-
-const UNKNOWN_ID = '00000000-0000-4000-8000-000000000000';
-const ROUTES = {
-  list: ['GET', '/invocations?limit=1', NEEDS_LIST],
-  processes: ['GET', `/invocations/${UNKNOWN_ID}/processes`, NEEDS_PROCESSES],
-  signal: ['POST', `/invocations/${UNKNOWN_ID}/signal`, NEEDS_SIGNAL],
-} as const;
-
-/** Marks the test todo, naming the route, when the gateway lacks it; true then (the test stops there). */
-async function todoWithout(t: TestContext, route: keyof typeof ROUTES): Promise<boolean> {
-  const [method, path, note] = ROUTES[route];
-  if (!(await routeMissing(open(), method, path))) return false;
-  t.todo(note);
-  return true;
-}
 
 function open(): Stack {
   assert.ok(stack, 'the stack started');
@@ -162,8 +136,7 @@ describe('dashboard', { timeout: 180_000 }, () => {
     });
   });
 
-  test('an invocation made from the page appears in the recent list and succeeds', async (t) => {
-    if (await todoWithout(t, 'list')) return;
+  test('an invocation made from the page appears in the recent list and succeeds', async () => {
     await withPage(browser!, async ({ page }) => {
       await invokeFromForm(page, 'slow-echo', 'async', 'listed');
       const id = idFromUrl(page);
@@ -202,8 +175,7 @@ describe('dashboard', { timeout: 180_000 }, () => {
     });
   });
 
-  test("a running invocation's page shows its process tree", async (t) => {
-    if (await todoWithout(t, 'processes')) return;
+  test("a running invocation's page shows its process tree", async () => {
     const id = await invokeAsync(open(), 'sleeps');
     try {
       await withPage(browser!, async ({ page }) => {
@@ -214,46 +186,6 @@ describe('dashboard', { timeout: 180_000 }, () => {
         // The init is pid 1, the handler's shell under it, its two sleeps under the shell.
         await tree.locator('li[data-pid="1"]').waitFor();
         await waitFor('two sleeps in the tree', async () => (await tree.locator('li li .command', { hasText: 'sleep 60' }).count()) === 2);
-      });
-    } finally {
-      await open().fetch(`/invocations/${id}`, { method: 'DELETE' });
-    }
-  });
-
-  test('without the list, processes or signal routes, the page says so in their place and the rest works', async (t) => {
-    const missing = { list: false, processes: false, signal: false };
-    for (const route of Object.keys(missing) as Array<keyof typeof missing>) {
-      const [method, path] = ROUTES[route];
-      missing[route] = await routeMissing(open(), method, path);
-    }
-    if (!missing.list && !missing.processes && !missing.signal) return t.skip('the gateway has all three routes');
-    const id = await invokeAsync(open(), 'waits-for-a-signal');
-    try {
-      await withPage(browser!, async ({ page, problems }) => {
-        if (missing.list) {
-          await page.goto(`${open().url}/ui`);
-          await page.locator('#invocations .notice', { hasText: 'does not list invocations' }).waitFor();
-          // The rest of the page is there, and the notice is not refreshed away.
-          await page.locator('tr[data-function="returns-value"]').waitFor();
-          assert.equal(await page.locator('#invocations[data-refresh]').count(), 0);
-        }
-        await page.goto(`${open().url}/ui/invocations/${id}`);
-        await page.locator('#log', { hasText: 'waiting for SIGUSR1' }).waitFor();
-        await page.locator('#record[data-status="running"]').waitFor();
-        if (missing.processes) {
-          await page.locator('#record .notice', { hasText: "does not list a sandbox's processes" }).waitFor();
-          assert.equal(await page.locator('#processes').count(), 0);
-        }
-        if (missing.signal) {
-          await page.locator('select[name=signal]').selectOption('SIGUSR1');
-          await Promise.all([page.waitForLoadState(), page.locator('form[action$="/signal"] button').click()]);
-          await page.locator('.notice', { hasText: 'cannot send a signal' }).waitFor();
-          // Still running, and still followed.
-          await page.locator('#record[data-status="running"]').waitFor();
-          await page.locator('#log', { hasText: 'waiting for SIGUSR1' }).waitFor();
-        }
-        // The signal's 404 is the one error the console saw.
-        assert.deepEqual(problems.filter((p) => !p.includes('404')), []);
       });
     } finally {
       await open().fetch(`/invocations/${id}`, { method: 'DELETE' });
@@ -276,8 +208,7 @@ describe('dashboard', { timeout: 180_000 }, () => {
     }
   });
 
-  test('a signal sent from the page reaches the function', async (t) => {
-    if (await todoWithout(t, 'signal')) return;
+  test('a signal sent from the page reaches the function', async () => {
     const id = await invokeAsync(open(), 'waits-for-a-signal');
     try {
       await withPage(browser!, async ({ page }) => {
@@ -439,9 +370,14 @@ describe('dashboard', { timeout: 180_000 }, () => {
       };
       assert.deepEqual(queues.queues.map((q) => [q.name, q.readOnlyMode]).sort(), [['callbacks', true], ['invocations', true]]);
       assert.ok(queues.queues.find((q) => q.name === 'invocations')?.jobs.some((j) => j.id === id), 'the running job is listed');
-      // No action reaches it: a retry, a removal, a pause are not routes; the job and its record stay as they were.
+      // No action reaches it: a retry, a removal, a pause are refused as methods the board does not
+      // take (405, Allow: GET, HEAD); the job and its record stay as they were.
       const actions = [['PUT', `/admin/queues/api/queues/invocations/${id}/retry`], ['PUT', `/admin/queues/api/queues/invocations/${id}/clean`], ['PUT', '/admin/queues/api/queues/pause']];
-      for (const [method, path] of actions) assert.equal((await open().fetch(path!, { method })).status, 404, `${method} ${path}`);
+      for (const [method, path] of actions) {
+        const refused = await open().fetch(path!, { method });
+        assert.equal(refused.status, 405, `${method} ${path}`);
+        assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'METHOD_NOT_ALLOWED');
+      }
       assert.equal((await record(open(), id)).status, 'running');
     } finally {
       await open().fetch(`/invocations/${id}`, { method: 'DELETE' });

@@ -207,6 +207,23 @@ describe('a sandbox', { timeout: 60_000 }, () => {
     assert.equal(stderr.text(), '');
   });
 
+  test('ends every process of the sandbox when cancelled, and still reports the zombies its init reaped', async () => {
+    const script = '( sleep 0.1 & ); ( sleep 0.1 & ); echo orphaned; while :; do sleep 1; done';
+    const { sandbox, stdout } = await run({ argv: ['/bin/sh', '-c', script], env: ENV });
+    await stdout.waitFor('orphaned');
+    // The two orphans exit and are reaped by the init (state Z only until then).
+    await waitUntil(() => !processesInPidNamespace(sandbox.pidNamespace).some((p) => p.ppid === sandbox.pid && p.comm === 'sleep'), 'the orphans to be reaped');
+    sandbox.cancel();
+    const outcome = await sandbox.outcome;
+    assert.deepEqual(
+      { signal: outcome.signal, code: outcome.code, exitCode: outcome.exitCode, zombiesReaped: outcome.zombiesReaped },
+      { signal: 'SIGKILL', code: null, exitCode: 137, zombiesReaped: 2 },
+      'the init reported the end (a SIGKILL to the init would have lost its count)',
+    );
+    await sandbox.closed;
+    assert.deepEqual(processesInPidNamespace(outcome.pidNamespace), [], 'no process of the sandbox remains');
+  });
+
   test('does not let a double-forked setsid daemon outlive the function', async () => {
     const { sandbox, stdout } = await run({ argv: [inside('double-forks-daemon.sh')], env: ENV });
     await stdout.waitFor(/^daemon \d+\n/m);

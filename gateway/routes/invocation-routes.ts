@@ -101,7 +101,7 @@ export function invocationRoutes(deps: GatewayDeps): OpenAPIHono<GatewayEnv> {
     if (FINAL_STATUSES.includes(record.status)) {
       throw new PidboxError('INVOCATION_FINISHED', `invocation ${id} has already finished (${record.status})`);
     }
-    const outcome = await deps.store.cancel(id, unrunResult('cancelled', 'INVOCATION_CANCELLED', 'the invocation was cancelled before it ran'), record.batchId ?? undefined);
+    const outcome = await deps.store.cancel(id, record.function, unrunResult('cancelled', 'INVOCATION_CANCELLED', 'the invocation was cancelled before it ran'), record.batchId ?? undefined);
     switch (outcome.kind) {
       case 'missing':
         throw invocationNotFound(id);

@@ -1,5 +1,6 @@
 import type { FunctionResponse, FunctionResult, InvocationRequest } from '../../contracts/invocation.js';
 import { statSync } from 'node:fs';
+import type { ForwardedSignal } from '../../contracts/forwarded-signals.js';
 import { HTTP_STATUS_OF, errorBody } from '../../contracts/http-status.js';
 import { PidboxError, type ErrorCode } from '../../contracts/pidbox-error.js';
 import type { FunctionConfig } from '../../contracts/function-config.js';
@@ -21,6 +22,18 @@ import { prepareSandbox, type SandboxShape } from './prepared-sandbox.js';
 import type { SandboxPool } from './sandbox-pool.js';
 import { traceSandbox, type SandboxTrace } from './sandbox-spans.js';
 import type { Tracing } from '../../telemetry/tracing.js';
+
+/** A run's sandbox while it runs: what the worker's control listener reaches it by. */
+export interface LiveSandbox {
+  /** Host pid of its init. */
+  readonly hostPid: number;
+  /** `pid:[inode]` of its PID namespace. */
+  readonly pidNamespace: string;
+  /** Has the init forward a signal to the function's process group; false when no function runs (Sandbox.signal). */
+  signal(signal: ForwardedSignal): boolean;
+  /** Nothing of it runs any more. */
+  ended(): boolean;
+}
 
 export interface RunOptions {
   /** The worker's sandbox host (its mounts, cgroups, seccomp filter). */
@@ -46,8 +59,8 @@ export interface RunOptions {
   extraEnv?: Record<string, string>;
   /** Every chunk of the function's log as it comes (for following logs live). */
   onLog?: (chunk: Buffer) => void;
-  /** Called once the sandbox exists: its host pid and pid namespace. */
-  onSandbox?: (info: { hostPid: number; pidNamespace: string }) => void;
+  /** Called once the sandbox exists: its host pid and pid namespace, and a way to signal its function. */
+  onSandbox?: (sandbox: LiveSandbox) => void;
   /** Sandbox spans go to this tracer, children of the active span; the function's own spans are exported through it. */
   tracing?: Tracing;
   /** Pre-started sandboxes to take from; without one (or when it has none that fits), a cold start. */
@@ -139,11 +152,16 @@ async function runInSandbox(fn: FunctionInfo, request: InvocationRequest, option
   let cancelled = false;
   const onAbort = (): void => {
     cancelled = true;
-    sandbox.kill('SIGKILL');
+    sandbox.cancel();
   };
   if (options.signal?.aborted) onAbort();
   else options.signal?.addEventListener('abort', onAbort, { once: true });
-  sandbox.spawned.then(() => options.onSandbox?.({ hostPid: sandbox.pid, pidNamespace: sandbox.pidNamespace }), () => {});
+  sandbox.spawned.then(() => options.onSandbox?.({
+    hostPid: sandbox.pid,
+    pidNamespace: sandbox.pidNamespace,
+    signal: (signal) => sandbox.signal(signal),
+    ended: () => sandbox.ended,
+  }), () => {});
 
   const log = new TailBuffer(options.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES);
   const onLog = (chunk: Buffer): void => {
@@ -175,8 +193,12 @@ async function runInSandbox(fn: FunctionInfo, request: InvocationRequest, option
     try {
       await prepared.ready;
     } catch (error) {
-      if (!(error instanceof LoadFailed)) throw await whyNotReady(sandbox, error);
-      failedToLoad = error;
+      // Killed by a cancel while it started: not a failure of the runner nor of the function. The
+      // outcome below says what the sandbox used until then, and the result is `cancelled`.
+      if (!cancelled) {
+        if (!(error instanceof LoadFailed)) throw await whyNotReady(sandbox, error);
+        failedToLoad = error;
+      }
     }
     if (!failedToLoad && !cancelled) {
       sandbox.limit(limits);

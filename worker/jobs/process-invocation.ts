@@ -142,7 +142,7 @@ async function processInSpan(
         // A run the shutdown cut short is not this invocation's failure: back to the queue, not
         // counted as an attempt, for another worker. One that had ended already keeps its result.
         if (result.status !== 'cancelled') break;
-        await deps.store.requeue(id, null, data.batchId, self);
+        await deps.store.requeue(id, fn.name, null, data.batchId, self);
         await job.moveToWait(token);
         throw new WaitingError();
       case 'cancel':
@@ -153,7 +153,7 @@ async function processInSpan(
         break;
     }
     if (isRetryable(result) && job.attemptsMade + 1 < (job.opts.attempts ?? 1)) {
-      if (!(await deps.store.requeue(id, result.error ?? null, data.batchId, self))) {
+      if (!(await deps.store.requeue(id, fn.name, result.error ?? null, data.batchId, self))) {
         // Taken over, or finished meanwhile: no retry of ours. BullMQ's lock decides the job's fate.
         log.warn('a late run was not requeued', { attempt: self.attempt, status: result.status });
       }
@@ -211,14 +211,18 @@ async function runOnce(fn: FunctionInfo, data: InvocationJob, self: RunIdentity,
       maxLogBytes: config.logTailBytes,
       onLog: (chunk) => sink.write(chunk),
       onSandbox: (sandbox) => {
+        deps.running.attach(data.invocationId, sandbox);
         recordSandbox = deps.store.setSandbox(data.invocationId, sandbox, self).catch(() => {});
       },
     });
   } catch (error) {
     // The runner failed (a function that does not build, a sandbox that did not start): no run to
-    // report, the same result shape all the same.
+    // report, the same result shape all the same. One that was aborted meanwhile (a cancel, the
+    // shutdown) failed because it was: it ends as the abort says, not `failed`.
     const e = asPidboxError(error);
-    result = unrunResult('failed', e.code, e.message);
+    result = signal.aborted
+      ? unrunResult('cancelled', 'INVOCATION_CANCELLED', 'the invocation was cancelled')
+      : unrunResult('failed', e.code, e.message);
   } finally {
     metrics.sandboxesRunning.dec();
   }

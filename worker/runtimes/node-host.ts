@@ -178,6 +178,10 @@ async function main(): Promise<void> {
   await new Request('http://localhost/', { method: 'POST', body: 'x', headers: { 'content-type': 'text/plain' } }).text();
   await new Response('x', { headers: { 'content-type': 'application/json' } }).arrayBuffer();
   say({ type: 'ready' });
+  // A caller may send the function SIGUSR1 (POST /invocations/{id}/signal). Without a listener Node
+  // would open its inspector on it, a debugger port — on the host's loopback for a function with
+  // `network: host`. A listener of the host's own keeps it shut; the function may add its own.
+  process.on('SIGUSR1', () => {});
 
   let handler: ((request: Request, context: InvocationContext) => unknown) | null = null;
   for (;;) {
