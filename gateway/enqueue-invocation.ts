@@ -1,6 +1,7 @@
 // From an HTTP request to a job on the queue: the record first (so a worker never takes a job whose
 // record does not exist yet), then the job. This is where the gateway's span for an enqueue wraps
 // the work and where its trace context goes into the job data.
+import { randomUUID } from 'node:crypto';
 import { SpanKind } from '@opentelemetry/api';
 import type { InvocationRequest } from '../contracts/invocation.js';
 import type { CallbackFormat, InvocationJob } from '../contracts/job.js';
@@ -15,7 +16,7 @@ import { PidboxError } from '../contracts/pidbox-error.js';
 import type { BatchStore } from '../redis/batch-store.js';
 import { finishInvocation, type FinishDeps } from '../redis/finish-invocation.js';
 import { invocationJobOptions, type InvocationQueues } from '../redis/invocation-queues.js';
-import { INVOCATIONS_QUEUE, groupOf, idempotencyGroup, newIdInGroup } from '../redis/redis-keys.js';
+import { INVOCATIONS_QUEUE } from '../redis/redis-keys.js';
 import type { InvocationStore, NewInvocation } from '../redis/invocation-store.js';
 import { unrunResult } from '../redis/unrun-result.js';
 import type { FunctionInfo } from '../registry/function-registry.js';
@@ -40,21 +41,23 @@ export interface InvocationInput {
 }
 
 export function newInvocationId(): string {
-  return newIdInGroup();
+  return randomUUID();
 }
 
 /**
  * Enqueues one invocation under `id`. With an Idempotency-Key already used for this function, nothing
- * is enqueued and the earlier invocation's id comes back (`created: false`). With a new one, the
- * invocation gets an id in the key's group (redis/redis-keys.ts), so the id that comes back differs
- * from `id`.
+ * is enqueued and the earlier invocation's id comes back (`created: false`). `recorded` is called
+ * with the id once its record exists (this one's, or the earlier one's), before the job is added: an
+ * answer can then name an invocation that exists, even when adding its job fails.
  */
-export async function enqueueInvocation(deps: EnqueueDeps, givenId: string, input: InvocationInput): Promise<{ id: string; created: boolean }> {
-  // Record and idempotency key are written by one script: on Redis Cluster they must share a slot.
-  const group = input.idempotencyKey === undefined ? null : idempotencyGroup(input.idempotencyKey);
-  const id = group === null || groupOf(givenId) === group ? givenId : newIdInGroup(group);
+export async function enqueueInvocation(
+  deps: EnqueueDeps,
+  id: string,
+  input: InvocationInput,
+  recorded: (id: string) => void = () => {},
+): Promise<{ id: string; created: boolean }> {
   return withSpan(deps.telemetry.tracing.tracer, `send ${INVOCATIONS_QUEUE}`, producerSpan(input.fn.name, { [ATTR_MESSAGING_MESSAGE_ID]: id, [ATTR_FAAS_INVOCATION_ID]: id }), async () => {
-    const enqueued = await enqueueOne(deps, id, input);
+    const enqueued = await enqueueOne(deps, id, input, recorded);
     if (enqueued.created) deps.telemetry.metrics.accepted.inc({ function: input.fn.name, mode: input.mode });
     return enqueued;
   });
@@ -75,9 +78,10 @@ function producerSpan(functionName: string, attributes: Record<string, string | 
   };
 }
 
-async function enqueueOne(deps: EnqueueDeps, id: string, input: InvocationInput): Promise<{ id: string; created: boolean }> {
+async function enqueueOne(deps: EnqueueDeps, id: string, input: InvocationInput, recorded: (id: string) => void): Promise<{ id: string; created: boolean }> {
   const invocation = newInvocation(id, input);
   const created = await deps.store.create(invocation);
+  recorded(created.id);
   if (!created.created) return created;
   try {
     await deps.queues.invocations.add(input.fn.name, jobData(invocation), jobOptions(deps, input.fn, id));
@@ -93,7 +97,7 @@ async function enqueueOne(deps: EnqueueDeps, id: string, input: InvocationInput)
 
 /** Enqueues a batch: its records and the batch in one transaction, then every job in one more. */
 export async function enqueueBatch(deps: EnqueueDeps, fn: FunctionInfo, requests: InvocationRequest[]): Promise<{ batchId: string; ids: string[] }> {
-  const batchId = newIdInGroup();
+  const batchId = newInvocationId();
   const attributes = { [ATTR_PIDBOX_BATCH_ID]: batchId, [ATTR_MESSAGING_BATCH_MESSAGE_COUNT]: requests.length };
   return withSpan(deps.telemetry.tracing.tracer, `send ${INVOCATIONS_QUEUE}`, producerSpan(fn.name, attributes), async () => {
     const enqueued = await enqueueBatchMembers(deps, fn, requests, batchId);
@@ -103,8 +107,7 @@ export async function enqueueBatch(deps: EnqueueDeps, fn: FunctionInfo, requests
 }
 
 async function enqueueBatchMembers(deps: EnqueueDeps, fn: FunctionInfo, requests: InvocationRequest[], batchId: string): Promise<{ batchId: string; ids: string[] }> {
-  // In the batch's group: its records and the batch are written together (redis/redis-keys.ts).
-  const members = requests.map((request) => newInvocation(newIdInGroup(groupOf(batchId)), { fn, request }, batchId));
+  const members = requests.map((request) => newInvocation(newInvocationId(), { fn, request }, batchId));
   await deps.batches.create(batchId, fn.name, members);
   try {
     await deps.queues.invocations.addBulk(
@@ -135,7 +138,14 @@ function newInvocation(id: string, input: Omit<InvocationInput, 'mode'>, batchId
     ...(batchId ? { batchId } : {}),
     ...(input.callback ? { callbackUrl: input.callback.url, callbackFormat: input.callback.format } : {}),
     ...(input.idempotencyKey !== undefined ? { idempotencyKey: input.idempotencyKey } : {}),
+    ...traceIdOf(injectContext()),
   };
+}
+
+/** The trace id of a carrier's `traceparent` (the context the job carries), kept in the record so a trace can be found from it. */
+function traceIdOf(carrier: Record<string, string>): { traceId?: string } {
+  const traceId = /^[\da-f]{2}-([\da-f]{32})-[\da-f]{16}-[\da-f]{2}$/.exec(carrier.traceparent ?? '')?.[1];
+  return traceId ? { traceId } : {};
 }
 
 /** The job, with the active (PRODUCER) span's context for the worker's CONSUMER span. */

@@ -1,19 +1,18 @@
 // Every Redis key and channel pidbox uses, from the configured prefix, hash-tagged for Redis Cluster.
 //
-// A Lua script or a MULTI may only touch keys of one hash slot on a cluster (CROSSSLOT otherwise);
-// Redis hashes only the text between the first "{" and the next "}" when a key has one
-// (https://redis.io/docs/latest/operate/oss_and_stack/reference/cluster-spec/#hash-tags). So every
-// key carries a tag, and keys that move together carry the same one:
-// - BullMQ's keys, one tag per queue (BullMQ's own scripts touch only one queue's keys; two
-//   queues on two tags may sit on two masters; https://docs.bullmq.io/patterns/redis-cluster).
-// - An invocation's record and log, its batch's hash and member list, its idempotency key: the
-//   invocation's group, the first four hex digits of its id. Ids are made so that what is written
-//   together shares a group: a batch's members take the batch's group, an invocation with an
-//   Idempotency-Key the key's (newIdInGroup). 65536 groups spread the records over every slot.
-// A key read or written together with one of these in a script or MULTI must take the same
-// group; a key of its own (an index, a counter) is written by a command of its own.
+// A Lua script, a MULTI or a pipeline may only touch keys of one hash slot on a cluster (CROSSSLOT
+// otherwise); Redis hashes only the text between the first "{" and the next "}" when a key has one
+// (https://redis.io/docs/latest/operate/oss_and_stack/reference/cluster-spec/#hash-tags). Two tags:
+// - pidbox's own keys (records, logs, batches and their member lists, idempotency keys, the index
+//   of recent invocations) all carry `{<prefix>}`: the record scripts move a record, its log, its
+//   batch and the index's global sets together, so they must all share one slot, and one master
+//   holds them all. The cluster gives failover, not a spread of the records (README, "Redis Cluster").
+// - BullMQ's keys, one tag per queue, `{<prefix>:<queue>}` (BullMQ's own scripts touch only one
+//   queue's keys; https://docs.bullmq.io/patterns/redis-cluster): a queue may sit on another master.
+// Every key still starts with the prefix, so an ACL such as ~pidbox:* covers them.
 // Channels need no tag: PUBLISH reaches every node's subscribers.
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import type { InvocationStatus } from '../contracts/invocation.js';
 
 /** BullMQ queue of function runs; the job id is the invocation id. */
 export const INVOCATIONS_QUEUE = 'invocations';
@@ -26,64 +25,47 @@ export interface RedisKeys {
    * `<prefix>:bull:{<prefix>:<queue>}`, its keys `<prefix>:bull:{<prefix>:invocations}:invocations:wait`, ….
    */
   bullPrefix(queue: string): string;
-  /** Hash: one invocation's record. */
+  /** Hash: one invocation's record. `<prefix>:{<prefix>}:invocation:<id>`, as every key below starts. */
   invocation(id: string): string;
   /** Stream: one invocation's log, chunk by chunk, closed by an `end` entry. */
   log(id: string): string;
-  /** String: the invocation id an Idempotency-Key of a function maps to; in the group of idempotencyGroup(). */
+  /** String: the invocation id an Idempotency-Key of a function maps to. */
   idempotency(functionName: string, key: string): string;
-  /** Hash: a batch's size, creation time and a counter per status; its members share its group. */
+  /** Hash: a batch's size, creation time and a counter per status. */
   batch(id: string): string;
   /** List: the invocation ids of a batch, in order. */
   batchMembers(id: string): string;
+  /**
+   * Sorted set: the recent invocations (all of them, one function's, those in one status, or one
+   * function's in one status), entries `<createdAt ms, 15 digits>:<id>`, all of score 0, so that
+   * they sort by creation (redis/index-scripts.ts).
+   */
+  invocationIndex(filter: { function?: string; status?: InvocationStatus }): string;
   /** Channel: `finished` messages, for the gateways' sync waiters. */
   readonly finishedChannel: string;
   /** Channel: `cancel` messages, for the workers. */
   readonly controlChannel: string;
+  /** Channel: workers' replies to one gateway's requests (`processes`, `signal`). */
+  replyChannel(gatewayId: string): string;
 }
 
 export function redisKeys(prefix: string): RedisKeys {
+  // The slot of every key of pidbox's own; the prefix is in the tag, so two pidboxes on one cluster
+  // need not share a master.
+  const own = `${prefix}:{${prefix}}`;
   return {
-    // The prefix is in the tag too: two pidboxes on one cluster do not put their queues in one slot.
     bullPrefix: (queue) => `${prefix}:bull:{${prefix}:${queue}}`,
-    invocation: (id) => `${prefix}:invocation:{${groupOf(id)}}:${id}`,
-    log: (id) => `${prefix}:invocation:{${groupOf(id)}}:${id}:log`,
-    idempotency: (functionName, key) => {
-      const digest = idempotencyDigest(key);
-      return `${prefix}:idempotency:{${digest.slice(0, GROUP_LENGTH)}}:${functionName}:${digest}`;
-    },
-    batch: (id) => `${prefix}:batch:{${groupOf(id)}}:${id}`,
-    batchMembers: (id) => `${prefix}:batch:{${groupOf(id)}}:${id}:ids`,
+    invocation: (id) => `${own}:invocation:${id}`,
+    log: (id) => `${own}:invocation:${id}:log`,
+    // Hashed: a key is the caller's text, of any length and content.
+    idempotency: (functionName, key) => `${own}:idempotency:${functionName}:${createHash('sha256').update(key).digest('hex')}`,
+    batch: (id) => `${own}:batch:${id}`,
+    batchMembers: (id) => `${own}:batch:${id}:ids`,
+    // Function names have no `:` (registry/function-registry.ts), so no filter names another's set.
+    invocationIndex: (filter) =>
+      `${own}:invocations${filter.function !== undefined ? `:function:${filter.function}` : ''}${filter.status !== undefined ? `:status:${filter.status}` : ''}`,
     finishedChannel: `${prefix}:finished`,
     controlChannel: `${prefix}:control`,
+    replyChannel: (gatewayId) => `${prefix}:replies:${gatewayId}`,
   };
-}
-
-const GROUP_LENGTH = 4;
-const GROUP = /^[0-9a-f]{4}/;
-
-/**
- * The group (hash tag) of an invocation or batch id: its first four hex digits. An id that does not
- * start with them (a caller's typo in a URL) gets a group from its hash, so that its keys still
- * share a slot and a look-up finds nothing rather than failing CROSSSLOT.
- */
-export function groupOf(id: string): string {
-  return GROUP.exec(id)?.[0] ?? createHash('sha256').update(id).digest('hex').slice(0, GROUP_LENGTH);
-}
-
-/** The group of an Idempotency-Key (of any function): an invocation made with it takes this group. */
-export function idempotencyGroup(key: string): string {
-  return idempotencyDigest(key).slice(0, GROUP_LENGTH);
-}
-
-/** A new random id (a v4 UUID) in `group`, or in a random one. */
-export function newIdInGroup(group?: string): string {
-  const id = randomUUID();
-  // The first group of a v4 UUID is random bits: four hex digits of it can be anything.
-  return group === undefined ? id : `${group}${id.slice(GROUP_LENGTH)}`;
-}
-
-// Hashed: a key is the caller's text, of any length and content.
-function idempotencyDigest(key: string): string {
-  return createHash('sha256').update(key).digest('hex');
 }

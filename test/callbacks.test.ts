@@ -63,7 +63,7 @@ async function enqueued(prefix: string): Promise<{ records: string[]; waiting: n
   const client = createRedisClient(redis.url, { name: 'test' });
   try {
     const wait = `${redisKeys(prefix).bullPrefix(INVOCATIONS_QUEUE)}:${INVOCATIONS_QUEUE}:wait`;
-    return { records: await client.keys(`${prefix}:invocation:*`), waiting: await client.llen(wait) };
+    return { records: await client.keys(redisKeys(prefix).invocation('*')), waiting: await client.llen(wait) };
   } finally {
     client.disconnect();
   }

@@ -1,7 +1,9 @@
 // pidbox on a real Redis Cluster (three masters, a replica each, a password): a gateway and worker
 // processes given PIDBOX_REDIS_CLUSTER run sync, async and batch invocations, follow a log and
-// honour an Idempotency-Key; then, while invocations keep coming, a master is failed over to its
-// replica (CLUSTER FAILOVER), and another is killed outright. Every invocation accepted finishes, and the books balance.
+// honour an Idempotency-Key, and list recent invocations; pidbox's own keys all sit in the slot of
+// its prefix's tag. Then, while invocations keep coming, the queue's master is failed over to its
+// replica (CLUSTER FAILOVER), and the records' master is killed outright. Every invocation accepted
+// finishes, and the books balance.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,6 +26,8 @@ let cacheDir: string;
 const workers: WorkerProcess[] = [];
 /** The slot of the invocations queue: every job goes through its master. */
 let queueSlot: number;
+/** The slot of pidbox's own keys (records, logs, batches, the index): one master holds them all. */
+let recordSlot: number;
 
 before(async () => {
   cluster = await startRedisCluster();
@@ -43,6 +47,7 @@ before(async () => {
   for (let i = 0; i < 2; i++) workers.push(await spawnWorker(env));
   gateway = await startGateway(loadGatewayConfig({ ...env, PORT: '0', PIDBOX_HOST: '127.0.0.1' }));
   queueSlot = await cluster.keySlot(`${redisKeys(PREFIX).bullPrefix(INVOCATIONS_QUEUE)}:${INVOCATIONS_QUEUE}:wait`);
+  recordSlot = await cluster.keySlot(redisKeys(PREFIX).invocation('x'));
 });
 
 after(async () => {
@@ -63,7 +68,7 @@ async function record(id: string): Promise<InvocationRecord> {
   return (await res.json()) as InvocationRecord;
 }
 
-test('on a Redis Cluster, sync, async, batch and idempotent invocations run, and their keys spread over the masters', async () => {
+test("on a Redis Cluster, sync, async, batch and idempotent invocations run and are listed, and pidbox's keys sit on one master", async () => {
   const ready = await call('/readyz');
   assert.equal(ready.status, 200);
   assert.deepEqual(((await ready.json()) as { checks: { redis: unknown } }).checks.redis, { ok: true, cluster: { state: 'ok', masters: 3 } });
@@ -109,14 +114,25 @@ test('on a Redis Cluster, sync, async, batch and idempotent invocations run, and
   assert.equal(again.headers.get('x-invocation-id'), firstId);
   assert.equal(await again.text(), 'once');
 
-  // Records sit on every master, not all on one: each holds some of them.
-  const masters = new Set<string>();
+  // The index is read on the cluster too: every invocation above, newest first, filters and all.
+  const listed = (await (await call('/invocations?function=echoes-body&status=succeeded&limit=100')).json()) as { invocations: Array<{ id: string }> };
+  const listedIds = new Set(listed.invocations.map((s) => s.id));
+  for (const id of [...asyncIds, firstId]) assert.ok(listedIds.has(id), `${id} is listed`);
+  assert.equal(listed.invocations.length, 6 + 6 + 4 + 1);
+
+  // pidbox's own keys (records, logs, the batch, the Idempotency-Key, the index) are all on the
+  // master of their tag's slot, and on no other master.
+  const owner = (await cluster.shardOf(recordSlot)).master;
+  const own = `${PREFIX}:{${PREFIX}}:`;
+  const holders = new Map<string, string[]>();
   for (const node of cluster.nodes) {
     const role = String(await cluster.command(node, 'ROLE'));
-    const keys = (await cluster.command(node, 'KEYS', `${PREFIX}:invocation:*`)) as string[];
-    if (role.startsWith('master') && keys.length > 0) masters.add(node.address);
+    const keys = (await cluster.command(node, 'KEYS', `${own}*`)) as string[];
+    if (role.startsWith('master') && keys.length > 0) holders.set(node.address, keys);
   }
-  assert.equal(masters.size, 3, `records on ${[...masters].join(', ')}`);
+  assert.deepEqual([...holders.keys()], [owner.address]);
+  const kinds = new Set(holders.get(owner.address)!.map((key) => key.slice(own.length).split(':')[0]));
+  assert.deepEqual(kinds, new Set(['invocation', 'batch', 'idempotency', 'invocations']));
 });
 
 test('a master failed over to its replica (CLUSTER FAILOVER) while invocations run loses none of them', async (t) => {
@@ -141,8 +157,8 @@ test('a master failed over to its replica (CLUSTER FAILOVER) while invocations r
   await cluster.untilHealthy();
 });
 
-test('a master killed outright while invocations run: /readyz says so until its replica takes over, and no invocation is lost', async (t) => {
-  const { master, replicas } = await cluster.shardOf(queueSlot);
+test("the records' master killed outright while invocations run: /readyz says so until its replica takes over, and no invocation is lost", async (t) => {
+  const { master, replicas } = await cluster.shardOf(recordSlot);
   const load = startLoad(gateway.url);
   // A failure below still stops the load, or its requests would keep the test process alive.
   t.after(() => load.stop());
@@ -155,7 +171,7 @@ test('a master killed outright while invocations run: /readyz says so until its 
   }, 10_000, 50);
   assert.equal(unready.ok, false);
   // Between the master's failure and its replica's election the slot has no master at all.
-  await waitFor('the replica to take over', async () => (await cluster.shardOf(queueSlot).catch(() => null))?.master === replicas[0], 30_000, 100);
+  await waitFor('the replica to take over', async () => (await cluster.shardOf(recordSlot).catch(() => null))?.master === replicas[0], 30_000, 100);
   await waitFor('/readyz to recover', async () => (await call('/readyz')).status === 200, 30_000, 100);
   const before = load.ledger.accepted.size;
   await waitFor('invocations to be accepted after the failover', () => load.ledger.accepted.size >= before + 20, 60_000);
