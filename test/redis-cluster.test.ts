@@ -135,7 +135,7 @@ test("on a Redis Cluster, sync, async, batch and idempotent invocations run and 
   assert.deepEqual(kinds, new Set(['invocation', 'batch', 'idempotency', 'invocations']));
 });
 
-test('a master failed over to its replica (CLUSTER FAILOVER) while invocations run loses none of them', async (t) => {
+test("the queue's master failed over to its replica (CLUSTER FAILOVER) while invocations run loses none of them", async (t) => {
   const { master, replicas } = await cluster.shardOf(queueSlot);
   const load = startLoad(gateway.url);
   // A failure below still stops the load, or its requests would keep the test process alive.
