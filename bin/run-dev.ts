@@ -131,6 +131,7 @@ function printBanner(gateway: GatewayHandle, facts: BannerFacts): void {
     `  redis      ${redis}`,
     `  worker     up to ${concurrency} invocations at once, each in a fresh PID namespace`,
     `  gateway    ${gateway.url} ${apiKeyFiles ? '(API key required: the commands below read the first of PIDBOX_API_KEYS from a file only you can read)' : '(open: PIDBOX_API_KEYS is not set, so no key is asked for)'}`,
+    `  dashboard  ${gateway.url}/ui (queues: ${gateway.url}/admin/queues)`,
     `  metrics    ${gateway.url}/metrics`,
     `  callbacks  public addresses${callbackNetworks.length > 0 ? ` and ${callbackNetworks.join(', ')}` : ' only'} (PIDBOX_CALLBACK_ALLOW_NETWORKS)`,
     `  tracing    ${tracing ? 'on: spans go to the OTLP endpoint' : 'off (set OTEL_EXPORTER_OTLP_ENDPOINT to export traces)'}`,

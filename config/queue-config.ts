@@ -2,7 +2,8 @@
 // kept, how callbacks are retried and which networks they may reach. Part of both the gateway's and
 // the worker's config.
 import { parseNetwork, type Network } from '../callbacks/callback-address.js';
-import { invalidConfig, readInteger, readOptionalString, readString } from './config-values.js';
+import { z } from 'zod';
+import { integerVar, listVar, optionalStringVar, readEnv, stringVar } from './config-values.js';
 import { parseRedisUrl } from '../redis/redis-url.js';
 
 export interface QueueConfig {
@@ -22,6 +23,13 @@ export interface QueueConfig {
   keepFailedSeconds: number;
   /** How long a record that is not finished is kept after its last change. Env PIDBOX_KEEP_PENDING_SECONDS. Default: 604800. */
   keepPendingSeconds: number;
+  /**
+   * Most entries kept in each list of recent invocations (`GET /invocations`: all of them, each
+   * function's, each status's): the oldest go first, so the lists stay bounded under any load, and
+   * an invocation older than the newest this many of its list is no longer listed (it can still be
+   * read by id). Env PIDBOX_LIST_MAX_ENTRIES. Default: 10000.
+   */
+  listMaxEntries: number;
   /** Deliveries of a callback before it is given up. Env PIDBOX_CALLBACK_ATTEMPTS. Default: 5. */
   callbackAttempts: number;
   /** First delay between deliveries of a callback, doubled each time. Env PIDBOX_CALLBACK_BACKOFF_MS. Default: 1000. */
@@ -46,31 +54,50 @@ export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 export const LOOPBACK_NETWORKS = '127.0.0.0/8,::1/128';
 const PREFIX = /^[A-Za-z0-9_.-]{1,64}$/;
 
+/** The variables of QueueConfig, each with its check and default (README, "Configuration"). */
+export function queueVariables(defaults: QueueDefaults = {}) {
+  return z.object({
+    // Read now, so that a form it does not take stops the process at start; parseRedisUrl's own
+    // errors name REDIS_URL and show the URL with its password as ***.
+    REDIS_URL: optionalStringVar().refine((url) => url === undefined || parseRedisUrl(url) !== null),
+    PIDBOX_REDIS_PREFIX: stringVar('pidbox').pipe(
+      z.string().regex(PREFIX, { error: (issue) => `must be 1 to 64 letters, digits, "_", "." or "-", got "${String(issue.input)}"` }),
+    ),
+    PIDBOX_KEEP_SUCCEEDED_SECONDS: integerVar(86_400, 1),
+    PIDBOX_KEEP_FAILED_SECONDS: integerVar(604_800, 1),
+    PIDBOX_KEEP_PENDING_SECONDS: integerVar(604_800, 60),
+    PIDBOX_LIST_MAX_ENTRIES: integerVar(10_000, 1, 10_000_000),
+    PIDBOX_CALLBACK_ATTEMPTS: integerVar(5, 1, 100),
+    PIDBOX_CALLBACK_BACKOFF_MS: integerVar(1000, 1),
+    PIDBOX_CALLBACK_ALLOW_NETWORKS: networksVar(defaults.callbackAllowNetworks ?? ''),
+  });
+}
+
 export function loadQueueConfig(env: NodeJS.ProcessEnv, defaults: QueueDefaults = {}): QueueConfig {
-  const url = readOptionalString(env, 'REDIS_URL');
-  // Read now, so that a form it does not take stops the process at start.
-  if (url !== undefined) parseRedisUrl(url);
-  const prefix = readString(env, 'PIDBOX_REDIS_PREFIX', 'pidbox');
-  if (!PREFIX.test(prefix)) throw invalidConfig('PIDBOX_REDIS_PREFIX', `must be 1 to 64 letters, digits, "_", "." or "-", got "${prefix}"`);
+  const vars = readEnv(queueVariables(defaults), env);
   return {
-    redisUrl: url ?? DEFAULT_REDIS_URL,
-    redisUrlSet: url !== undefined,
-    prefix,
-    keepSucceededSeconds: readInteger(env, 'PIDBOX_KEEP_SUCCEEDED_SECONDS', 86_400, 1),
-    keepFailedSeconds: readInteger(env, 'PIDBOX_KEEP_FAILED_SECONDS', 604_800, 1),
-    keepPendingSeconds: readInteger(env, 'PIDBOX_KEEP_PENDING_SECONDS', 604_800, 60),
-    callbackAttempts: readInteger(env, 'PIDBOX_CALLBACK_ATTEMPTS', 5, 1, 100),
-    callbackBackoffMs: readInteger(env, 'PIDBOX_CALLBACK_BACKOFF_MS', 1000, 1),
-    callbackAllowNetworks: readNetworks(env, 'PIDBOX_CALLBACK_ALLOW_NETWORKS', defaults.callbackAllowNetworks ?? ''),
+    redisUrl: vars.REDIS_URL ?? DEFAULT_REDIS_URL,
+    redisUrlSet: vars.REDIS_URL !== undefined,
+    prefix: vars.PIDBOX_REDIS_PREFIX,
+    keepSucceededSeconds: vars.PIDBOX_KEEP_SUCCEEDED_SECONDS,
+    keepFailedSeconds: vars.PIDBOX_KEEP_FAILED_SECONDS,
+    keepPendingSeconds: vars.PIDBOX_KEEP_PENDING_SECONDS,
+    listMaxEntries: vars.PIDBOX_LIST_MAX_ENTRIES,
+    callbackAttempts: vars.PIDBOX_CALLBACK_ATTEMPTS,
+    callbackBackoffMs: vars.PIDBOX_CALLBACK_BACKOFF_MS,
+    callbackAllowNetworks: vars.PIDBOX_CALLBACK_ALLOW_NETWORKS,
   };
 }
 
-/** A comma-separated list of CIDRs (or single addresses). */
-function readNetworks(env: NodeJS.ProcessEnv, name: string, fallback: string): Network[] {
-  const entries = readString(env, name, fallback).split(',').map((s) => s.trim()).filter((s) => s !== '');
-  return entries.map((entry) => {
-    const network = parseNetwork(entry);
-    if (!network) throw invalidConfig(name, `"${entry}" is not a network: write CIDRs such as 10.0.0.0/8 or fd00::/8, comma-separated`);
-    return network;
+/** A comma-separated list of CIDRs (or single addresses); `fallback` when unset. */
+function networksVar(fallback: string) {
+  return listVar().transform((entries, ctx) => {
+    const networks: Network[] = [];
+    for (const entry of entries.length > 0 ? entries : fallback.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+      const network = parseNetwork(entry);
+      if (network) networks.push(network);
+      else ctx.addIssue({ code: 'custom', message: `"${entry}" is not a network: write CIDRs such as 10.0.0.0/8 or fd00::/8, comma-separated` });
+    }
+    return networks;
   });
 }

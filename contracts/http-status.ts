@@ -1,4 +1,5 @@
-import type { ErrorCode } from './pidbox-error.js';
+import { z } from 'zod';
+import { ERROR_CODES, type ErrorCode } from './pidbox-error.js';
 
 /**
  * The HTTP status of every error code: the one table. The gateway answers errors with it, and an
@@ -29,9 +30,13 @@ export const HTTP_STATUS_OF: Record<ErrorCode, number> = {
   UNAUTHORIZED: 401,
   INVOCATION_NOT_FOUND: 404,
   INVOCATION_FINISHED: 409,
+  INVOCATION_NOT_RUNNING: 409,
+  INVALID_SIGNAL: 400,
   BATCH_NOT_FOUND: 404,
   SYNC_TIMEOUT: 504,
   NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  UNSUPPORTED_MEDIA_TYPE: 415,
   QUEUE_UNAVAILABLE: 503,
   SHUTTING_DOWN: 503,
   INVALID_JOB: 500,
@@ -41,6 +46,16 @@ export const HTTP_STATUS_OF: Record<ErrorCode, number> = {
 };
 
 /** The JSON body of every error pidbox answers: `{ "error": { "code", "message" } }`. */
+export const ErrorBody = z
+  .object({
+    error: z.object({
+      code: z.enum(ERROR_CODES).meta({ description: 'Stable across versions; its HTTP status is always the same.' }),
+      message: z.string().meta({ description: 'What went wrong, for people: names the parameter, header or field at fault.' }),
+    }),
+  })
+  .meta({ id: 'Error', description: "pidbox's error: a stable code and a message." });
+export type ErrorBody = z.infer<typeof ErrorBody>;
+
 export function errorBody(code: ErrorCode, message: string): string {
-  return JSON.stringify({ error: { code, message } });
+  return JSON.stringify({ error: { code, message } } satisfies ErrorBody);
 }

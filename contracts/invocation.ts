@@ -1,17 +1,22 @@
 // What crosses from gateway to worker and back: the request a function gets, and the result of one
 // invocation. One result shape for success and failure: a failed function is data.
+import { z } from 'zod';
 
 /** The HTTP request handed to a function. `body` travels base64-encoded inside job data. */
-export interface InvocationRequest {
-  method: string;
+export const InvocationRequest = z.object({
+  method: z.string(),
   /** Path below the function's route, `/` when none; with the query string. */
-  path: string;
-  headers: Record<string, string>;
+  path: z.string(),
+  headers: z.record(z.string(), z.string()),
   /** Raw body, base64. */
-  bodyBase64: string;
-}
+  bodyBase64: z.string(),
+});
+export type InvocationRequest = z.infer<typeof InvocationRequest>;
 
-export type InvocationStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'timed_out' | 'cancelled';
+export const InvocationStatus = z
+  .enum(['queued', 'running', 'succeeded', 'failed', 'timed_out', 'cancelled'])
+  .meta({ id: 'InvocationStatus', description: 'Where an invocation is: `queued`, `running`, then one of the final four.' });
+export type InvocationStatus = z.infer<typeof InvocationStatus>;
 
 export const FINAL_STATUSES: readonly InvocationStatus[] = ['succeeded', 'failed', 'timed_out', 'cancelled'];
 

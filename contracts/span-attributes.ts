@@ -2,9 +2,25 @@
 // conventions package (FaaS, messaging and process are still "incubating" there); pidbox's own
 // carry the `pidbox.` prefix.
 export {
+  ATTR_CLIENT_ADDRESS,
   ATTR_ERROR_TYPE,
   ATTR_HTTP_REQUEST_METHOD,
+  ATTR_HTTP_REQUEST_METHOD_ORIGINAL,
+  ATTR_HTTP_REQUEST_RESEND_COUNT,
   ATTR_HTTP_RESPONSE_STATUS_CODE,
+  ATTR_HTTP_ROUTE,
+  ATTR_NETWORK_PEER_ADDRESS,
+  ATTR_NETWORK_PEER_PORT,
+  ATTR_NETWORK_PROTOCOL_VERSION,
+  ATTR_SERVER_ADDRESS,
+  ATTR_SERVER_PORT,
+  ATTR_SERVICE_NAME,
+  ATTR_SERVICE_VERSION,
+  ATTR_URL_FULL,
+  ATTR_URL_PATH,
+  ATTR_URL_QUERY,
+  ATTR_URL_SCHEME,
+  ATTR_USER_AGENT_ORIGINAL,
 } from '@opentelemetry/semantic-conventions';
 export {
   ATTR_FAAS_COLDSTART,
@@ -21,6 +37,7 @@ export {
   ATTR_PROCESS_EXIT_CODE,
   ATTR_PROCESS_PID,
   ATTR_PROCESS_VPID,
+  ATTR_SERVICE_INSTANCE_ID,
 } from '@opentelemetry/semantic-conventions/incubating';
 
 export const ATTR_PIDBOX_PID_NAMESPACE = 'pidbox.sandbox.pid_namespace';

@@ -46,11 +46,18 @@ export function newInvocationId(): string {
 
 /**
  * Enqueues one invocation under `id`. With an Idempotency-Key already used for this function, nothing
- * is enqueued and the earlier invocation's id comes back (`created: false`).
+ * is enqueued and the earlier invocation's id comes back (`created: false`). `recorded` is called
+ * with the id once its record exists (this one's, or the earlier one's), before the job is added: an
+ * answer can then name an invocation that exists, even when adding its job fails.
  */
-export async function enqueueInvocation(deps: EnqueueDeps, id: string, input: InvocationInput): Promise<{ id: string; created: boolean }> {
+export async function enqueueInvocation(
+  deps: EnqueueDeps,
+  id: string,
+  input: InvocationInput,
+  recorded: (id: string) => void = () => {},
+): Promise<{ id: string; created: boolean }> {
   return withSpan(deps.telemetry.tracing.tracer, `send ${INVOCATIONS_QUEUE}`, producerSpan(input.fn.name, { [ATTR_MESSAGING_MESSAGE_ID]: id, [ATTR_FAAS_INVOCATION_ID]: id }), async () => {
-    const enqueued = await enqueueOne(deps, id, input);
+    const enqueued = await enqueueOne(deps, id, input, recorded);
     if (enqueued.created) deps.telemetry.metrics.accepted.inc({ function: input.fn.name, mode: input.mode });
     return enqueued;
   });
@@ -71,9 +78,10 @@ function producerSpan(functionName: string, attributes: Record<string, string | 
   };
 }
 
-async function enqueueOne(deps: EnqueueDeps, id: string, input: InvocationInput): Promise<{ id: string; created: boolean }> {
+async function enqueueOne(deps: EnqueueDeps, id: string, input: InvocationInput, recorded: (id: string) => void): Promise<{ id: string; created: boolean }> {
   const invocation = newInvocation(id, input);
   const created = await deps.store.create(invocation);
+  recorded(created.id);
   if (!created.created) return created;
   try {
     await deps.queues.invocations.add(input.fn.name, jobData(invocation), jobOptions(deps, input.fn, id));
@@ -123,7 +131,14 @@ function newInvocation(id: string, input: Omit<InvocationInput, 'mode'>, batchId
     ...(batchId ? { batchId } : {}),
     ...(input.callback ? { callbackUrl: input.callback.url, callbackFormat: input.callback.format } : {}),
     ...(input.idempotencyKey !== undefined ? { idempotencyKey: input.idempotencyKey } : {}),
+    ...traceIdOf(injectContext()),
   };
+}
+
+/** The trace id of a carrier's `traceparent` (the context the job carries), kept in the record so a trace can be found from it. */
+function traceIdOf(carrier: Record<string, string>): { traceId?: string } {
+  const traceId = /^[\da-f]{2}-([\da-f]{32})-[\da-f]{16}-[\da-f]{2}$/.exec(carrier.traceparent ?? '')?.[1];
+  return traceId ? { traceId } : {};
 }
 
 /** The job, with the active (PRODUCER) span's context for the worker's CONSUMER span. */

@@ -1,6 +1,7 @@
 // A gateway: its Redis connections, the one `finished` subscription, the HTTP server; and a shutdown
 // that stops taking requests, gives waiting sync callers the grace period to get their answers,
 // then closes everything.
+import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { createAdaptorServer } from '@hono/node-server';
@@ -19,6 +20,7 @@ import type { GatewayDeps } from './gateway-deps.js';
 import { InFlight } from './in-flight.js';
 import { QueueDepth } from './queue-depth.js';
 import { SyncWaiters } from './sync-waiters.js';
+import { WorkerRequests } from './worker-requests.js';
 
 export interface GatewayHandle {
   /** `http://host:port`, with the port actually bound (PORT=0 picks one). */
@@ -40,6 +42,13 @@ export async function startGateway(config: GatewayConfig, telemetry?: Telemetry)
   const store = new InvocationStore(redis, keys, config.queue);
   const queues = openQueues(redis, keys);
   const waiters = new SyncWaiters({ subscriber, channel: keys.finishedChannel, store });
+  const repliesSubscriber = createRedisClient(config.queue.redisUrl, { name: 'pidbox-gateway-replies', log });
+  const requests = new WorkerRequests({
+    subscriber: repliesSubscriber,
+    publisher: redis,
+    controlChannel: keys.controlChannel,
+    replyChannel: keys.replyChannel(randomUUID()),
+  });
   const deps: GatewayDeps = {
     store,
     batches: new BatchStore(redis, keys, store, config.queue),
@@ -52,13 +61,15 @@ export async function startGateway(config: GatewayConfig, telemetry?: Telemetry)
     inFlight: new InFlight(config.maxInFlight),
     depth: new QueueDepth(queues.invocations, config.maxQueued),
     redis,
+    keys,
+    requests,
     state: { closing: false },
     telemetry: { tracing, metrics, log },
   };
   metrics.watchQueue(() => queues.invocations.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed'));
   const waitingForRedis = setTimeout(() => log.warn('waiting for Redis', { redis: redact(config.queue.redisUrl) }), 2000);
   try {
-    await waiters.start();
+    await Promise.all([waiters.start(), requests.start()]);
   } finally {
     clearTimeout(waitingForRedis);
   }
@@ -76,8 +87,9 @@ export async function startGateway(config: GatewayConfig, telemetry?: Telemetry)
   } catch (error) {
     // The port is taken (or not ours): leave no connection open behind the error.
     waiters.close();
+    requests.close();
     await Promise.race([queues.close(), delay(1000)]);
-    await Promise.all([closeRedisClient(subscriber), closeRedisClient(redis)]);
+    await Promise.all([closeRedisClient(subscriber), closeRedisClient(repliesSubscriber), closeRedisClient(redis)]);
     throw error;
   }
   const port = (server.address() as AddressInfo).port;
@@ -91,11 +103,12 @@ export async function startGateway(config: GatewayConfig, telemetry?: Telemetry)
     const deadline = Date.now() + graceMs;
     while (waiters.size > 0 && Date.now() < deadline) await delay(50);
     waiters.close();
+    requests.close();
     // Answers just written need a moment to leave; then whatever is left open is cut.
     await Promise.race([serverClosed, delay(1000)]);
     server.closeAllConnections();
     await Promise.race([queues.close(), delay(1000)]);
-    await Promise.all([closeRedisClient(subscriber), closeRedisClient(redis)]);
+    await Promise.all([closeRedisClient(subscriber), closeRedisClient(repliesSubscriber), closeRedisClient(redis)]);
   };
   return {
     url: `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`,

@@ -32,6 +32,9 @@ export const O_CLOEXEC = 0o2000000;
 
 export const FIONREAD = 0x541b;
 
+/** sysconf(3) name of the clock ticks a second (unistd.h). */
+export const SC_CLK_TCK = 2;
+
 export const LOCK_EX = 2;
 export const LOCK_NB = 4;
 

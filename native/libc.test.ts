@@ -18,6 +18,11 @@ test('a failing call throws a SyscallError naming the call and the errno code', 
   assert.throws(() => libc.prctl(-1), (error: unknown) => error instanceof SyscallError && error.code === 'EINVAL');
 });
 
+test("the clock ticks a second are the kernel's USER_HZ, as /proc reports CPU time in", () => {
+  // USER_HZ is 100 on every architecture Linux builds for today; a wrong declaration would read garbage.
+  assert.equal(libc.clockTicksPerSecond(), 100);
+});
+
 test('getpid agrees with Node', () => {
   assert.equal(libc.getpid(), process.pid);
 });

@@ -1,7 +1,7 @@
 import { loadKoffi, type KoffiModule } from './koffi.js';
 import { SyscallError } from './syscall-error.js';
 import { ECHILD, EINTR, EWOULDBLOCK } from './errno.js';
-import { FIONREAD, LOCK_EX, LOCK_NB, O_CLOEXEC, O_RDONLY, WNOHANG } from './constants.js';
+import { FIONREAD, LOCK_EX, LOCK_NB, O_CLOEXEC, O_RDONLY, SC_CLK_TCK, WNOHANG } from './constants.js';
 
 // Each libc call declared once. Wrappers check the return value and throw SyscallError naming the
 // call; no policy lives here (which flags, which signals, what to do on failure is the caller's).
@@ -27,6 +27,7 @@ function declare() {
     isatty: libc.func('int isatty(int fd)'),
     tcgetpgrp: libc.func('int tcgetpgrp(int fd)'),
     ioctlInt: libc.func('int ioctl(int fd, unsigned long request, _Out_ int *value)'),
+    sysconf: libc.func('long sysconf(int name)'),
   };
 }
 
@@ -125,6 +126,11 @@ export function bytesReadable(fd: number): number {
   const out = [0];
   check('ioctl', c().ioctlInt(fd, FIONREAD, out), `${fd}, FIONREAD`);
   return out[0]!;
+}
+
+/** Clock ticks a second (sysconf _SC_CLK_TCK): the unit of the CPU times in /proc/PID/stat. */
+export function clockTicksPerSecond(): number {
+  return check('sysconf', Number(c().sysconf(SC_CLK_TCK)), '_SC_CLK_TCK');
 }
 
 /** How a child ended: `code` when it exited, `signal` (a number) when a signal killed it. */

@@ -4,6 +4,7 @@
 import type { Redis } from 'ioredis';
 import type { InvocationStatus } from '../contracts/invocation.js';
 import { BATCH_COUNTED_STATUSES, type BatchRecord } from '../contracts/invocation-record.js';
+import { indexEntry, indexTtlSeconds } from './invocation-index.js';
 import { recordFields, type InvocationStore, type NewInvocation } from './invocation-store.js';
 import type { QueueConfig } from '../config/queue-config.js';
 import type { RedisKeys } from './redis-keys.js';
@@ -13,10 +14,13 @@ export class BatchStore {
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
     private readonly invocations: InvocationStore,
-    private readonly config: Pick<QueueConfig, 'keepPendingSeconds'>,
+    private readonly config: Pick<QueueConfig, 'keepPendingSeconds' | 'keepSucceededSeconds' | 'keepFailedSeconds' | 'listMaxEntries'>,
   ) {}
 
-  /** Creates the batch and the queued records of its invocations, in one transaction. */
+  /**
+   * Creates the batch and the queued records of its invocations, in one transaction, with their
+   * entries in the index of recent invocations (as the CREATE script makes them for one).
+   */
   async create(batchId: string, functionName: string, members: NewInvocation[], now = Date.now()): Promise<void> {
     const ttl = this.config.keepPendingSeconds;
     const multi = this.redis.multi();
@@ -30,6 +34,14 @@ export class BatchStore {
       const key = this.keys.invocation(member.id);
       multi.hset(key, ...recordFields(member, now));
       multi.expire(key, ttl);
+    }
+    const entries = members.map((member) => indexEntry(now, member.id));
+    for (const index of [{}, { function: functionName }, { status: 'queued' as const }, { function: functionName, status: 'queued' as const }]) {
+      const key = this.keys.invocationIndex(index);
+      for (let i = 0; i < entries.length; i += 1000) multi.zadd(key, ...entries.slice(i, i + 1000).flatMap((entry) => [0, entry]));
+      // The oldest go past the cap (rank 0 is the oldest: every entry has score 0).
+      multi.zremrangebyrank(key, 0, -this.config.listMaxEntries - 1);
+      multi.expire(key, indexTtlSeconds(this.config));
     }
     const replies = await multi.exec();
     const failed = replies?.find(([error]) => error);

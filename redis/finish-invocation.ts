@@ -4,7 +4,7 @@
 import type { FunctionResult } from '../contracts/invocation.js';
 import type { InvocationQueues } from './invocation-queues.js';
 import { enqueueCallback } from './invocation-queues.js';
-import type { FinishOutcome, InvocationStore } from './invocation-store.js';
+import type { FinishOutcome, InvocationStore, RunIdentity } from './invocation-store.js';
 import type { QueueConfig } from '../config/queue-config.js';
 
 export interface FinishDeps {
@@ -13,8 +13,16 @@ export interface FinishDeps {
   config: Pick<QueueConfig, 'callbackAttempts' | 'callbackBackoffMs' | 'keepFailedSeconds'>;
 }
 
-export async function finishInvocation(deps: FinishDeps, id: string, functionName: string, result: FunctionResult, batchId?: string): Promise<FinishOutcome> {
-  const outcome = await deps.store.finish(id, functionName, result, batchId);
+/** `run`: the worker's run that finishes it, refused (`stale`) when another run has taken over. */
+export async function finishInvocation(
+  deps: FinishDeps,
+  id: string,
+  functionName: string,
+  result: FunctionResult,
+  batchId?: string,
+  run?: RunIdentity,
+): Promise<FinishOutcome> {
+  const outcome = await deps.store.finish(id, functionName, result, batchId, run);
   await afterFinish(deps, id, outcome);
   return outcome;
 }

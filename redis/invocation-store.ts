@@ -7,7 +7,8 @@ import type { CallbackFormat } from '../contracts/job.js';
 import type { CallbackState, InvocationRecord, RecordResponse } from '../contracts/invocation-record.js';
 import type { QueueConfig } from '../config/queue-config.js';
 import type { RedisKeys } from './redis-keys.js';
-import { BEGIN, CANCEL, CREATE, FINISH, REQUEUE, UPDATE } from './store-scripts.js';
+import { BEGIN, CANCEL, CREATE, FINISH, REQUEUE, UPDATE, UPDATE_RUN } from './store-scripts.js';
+import { indexKeys, indexTtlSeconds } from './invocation-index.js';
 import { runScript } from './run-script.js';
 import { didRun } from './unrun-result.js';
 
@@ -21,6 +22,8 @@ export interface NewInvocation {
   callbackFormat?: CallbackFormat;
   /** The caller's Idempotency-Key: a second invocation with the same key finds the first. */
   idempotencyKey?: string;
+  /** Trace id of the context its job carries (unset when tracing is off). */
+  traceId?: string;
 }
 
 export type BeginOutcome =
@@ -28,27 +31,57 @@ export type BeginOutcome =
   | { kind: 'final'; status: InvocationStatus }
   | { kind: 'cancel' };
 
-export type FinishOutcome =
+/**
+ * One run of an invocation: the attempt number BEGIN gave it and the worker that runs it. A worker
+ * names its run when it finishes or requeues, so that a run which is no longer the current one (its
+ * worker was cut off past its job's lock, and the job runs again elsewhere) changes nothing.
+ */
+export interface RunIdentity {
+  attempt: number;
+  /** `host:pid`, as BEGIN recorded it. */
+  worker: string;
+}
+
+type SettledOutcome =
   | { kind: 'finished'; callback: { url: string; format: CallbackFormat } | null }
   | { kind: 'already'; status: InvocationStatus };
 
-export type CancelOutcome = FinishOutcome | { kind: 'cancelling' } | { kind: 'missing' };
+/** `stale`: the finishing run is no longer the current one; `current` is the record's. */
+export type FinishOutcome = SettledOutcome | { kind: 'stale'; status: InvocationStatus; current: RunIdentity };
+
+export type CancelOutcome = SettledOutcome | { kind: 'cancelling' } | { kind: 'missing' };
 
 /** The result kept in the record: the function's outcome with the end of its log. */
 export type StoredResult = FunctionResult;
+
+/**
+ * What lists show of a result, kept beside it in the record (`outcome`), so that a page of summaries
+ * does not read whole results (a response body may be megabytes).
+ */
+export interface StoredOutcome {
+  startMs: number | null;
+  runMs: number | null;
+  error: { code: string; message: string } | null;
+}
+
+export function outcomeOf(result: StoredResult): StoredOutcome {
+  const ran = didRun(result);
+  return { startMs: ran ? result.timings.startMs : null, runMs: ran ? result.timings.runMs : null, error: result.error ?? null };
+}
 
 export class InvocationStore {
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
-    private readonly config: Pick<QueueConfig, 'keepSucceededSeconds' | 'keepFailedSeconds' | 'keepPendingSeconds'>,
+    private readonly config: Pick<QueueConfig, 'keepSucceededSeconds' | 'keepFailedSeconds' | 'keepPendingSeconds' | 'listMaxEntries'>,
   ) {}
 
   /** Creates a queued record; with an idempotency key, the id of an earlier invocation with that key wins. */
   async create(invocation: NewInvocation, now = Date.now()): Promise<{ id: string; created: boolean }> {
-    const keys = [this.keys.invocation(invocation.id)];
+    const keys = this.statusKeys(invocation.id, invocation.functionName);
     if (invocation.idempotencyKey !== undefined) keys.push(this.keys.idempotency(invocation.functionName, invocation.idempotencyKey));
     const [id, how] = (await runScript(this.redis, CREATE, keys, [
+      ...this.indexArgs(),
       invocation.id,
       this.config.keepPendingSeconds,
       ...recordFields(invocation, now),
@@ -93,9 +126,8 @@ export class InvocationStore {
 
   /** A worker starts a run: queued (or running, after a lost worker) → running. */
   async begin(id: string, functionName: string, worker: string, createdAt: number, batchId?: string): Promise<BeginOutcome> {
-    const keys = [this.keys.invocation(id), ...(batchId ? [this.keys.batch(batchId)] : [])];
-    const [kind, value] = (await runScript(this.redis, BEGIN, keys, [
-      Date.now(), worker, id, functionName, createdAt, this.config.keepPendingSeconds,
+    const [kind, value] = (await runScript(this.redis, BEGIN, this.statusKeys(id, functionName, batchId), [
+      ...this.indexArgs(), Date.now(), worker, id, functionName, createdAt, this.config.keepPendingSeconds,
     ])) as [string, string];
     switch (kind) {
       case 'run':
@@ -107,46 +139,64 @@ export class InvocationStore {
     }
   }
 
-  /** running → queued: a retry follows, or the run was handed back (shutdown, lost worker). */
-  async requeue(id: string, lastError: { code: string; message: string } | null, batchId?: string): Promise<boolean> {
-    const keys = [this.keys.invocation(id), ...(batchId ? [this.keys.batch(batchId)] : [])];
-    const moved = await runScript(this.redis, REQUEUE, keys, [lastError ? JSON.stringify(lastError) : '', this.config.keepPendingSeconds]);
+  /**
+   * running → queued: a retry follows, or the run was handed back (shutdown, lost worker). With
+   * `run`, only while that run is the current one. Returns whether it moved.
+   */
+  async requeue(id: string, functionName: string, lastError: { code: string; message: string } | null, batchId?: string, run?: RunIdentity): Promise<boolean> {
+    const moved = await runScript(this.redis, REQUEUE, this.statusKeys(id, functionName, batchId), [
+      ...this.indexArgs(), lastError ? JSON.stringify(lastError) : '', this.config.keepPendingSeconds, ...runArgs(run),
+    ]);
     return moved === 1;
   }
 
-  /** Finishes the invocation (publishing `finished`), unless it already is. */
-  async finish(id: string, functionName: string, result: StoredResult, batchId?: string): Promise<FinishOutcome> {
-    const reply = (await runScript(this.redis, FINISH, this.finishKeys(id, batchId), [
-      result.status, Date.now(), JSON.stringify(result), this.ttlOf(result.status), this.batchTtl(),
-      this.keys.finishedChannel, id, functionName,
+  /**
+   * Finishes the invocation (publishing `finished`), unless it already is. With `run` (a worker's
+   * run finishing), only while that run is the current one; without (a gateway, a worker that finds
+   * a job it cannot run), whatever runs.
+   */
+  async finish(id: string, functionName: string, result: StoredResult, batchId?: string, run?: RunIdentity): Promise<FinishOutcome> {
+    const reply = (await runScript(this.redis, FINISH, this.statusKeys(id, functionName, batchId), [
+      ...this.indexArgs(), result.status, Date.now(), JSON.stringify(result), JSON.stringify(outcomeOf(result)), this.ttlOf(result.status), this.batchTtl(),
+      this.keys.finishedChannel, id, functionName, ...runArgs(run),
     ])) as string[];
     return finishOutcome(reply);
   }
 
   /** Cancels: a queued invocation ends now; a running one is marked, for its worker to kill. */
-  async cancel(id: string, result: StoredResult, batchId?: string): Promise<CancelOutcome> {
-    const reply = (await runScript(this.redis, CANCEL, this.finishKeys(id, batchId), [
-      Date.now(), JSON.stringify(result), this.ttlOf('cancelled'), this.batchTtl(), this.keys.finishedChannel, id,
+  async cancel(id: string, functionName: string, result: StoredResult, batchId?: string): Promise<CancelOutcome> {
+    const reply = (await runScript(this.redis, CANCEL, this.statusKeys(id, functionName, batchId), [
+      ...this.indexArgs(), Date.now(), JSON.stringify(result), JSON.stringify(outcomeOf(result)), this.ttlOf('cancelled'), this.batchTtl(), this.keys.finishedChannel, id,
       this.keys.controlChannel,
     ])) as string[];
     if (reply[0] === 'cancelling') return { kind: 'cancelling' };
     if (reply[0] === 'missing') return { kind: 'missing' };
-    return finishOutcome(reply);
+    return settledOutcome(reply);
   }
 
-  /** Records the sandbox of the current run as soon as it exists (its host pid, its namespace). */
-  async setSandbox(id: string, sandbox: { hostPid: number; pidNamespace: string }): Promise<void> {
-    await runScript(this.redis, UPDATE, [this.keys.invocation(id)], ['sandbox', JSON.stringify(sandbox)]);
+  /**
+   * Records the sandbox of the current run as soon as it exists (its host pid, its namespace); with
+   * `run`, not when another run has taken over meanwhile.
+   */
+  async setSandbox(id: string, sandbox: { hostPid: number; pidNamespace: string }, run?: RunIdentity): Promise<void> {
+    const who = run ? runArgs(run) : ['', ''];
+    await runScript(this.redis, UPDATE_RUN, [this.keys.invocation(id)], [...who, 'sandbox', JSON.stringify(sandbox)]);
   }
 
   async setCallbackState(id: string, state: CallbackState): Promise<void> {
     await runScript(this.redis, UPDATE, [this.keys.invocation(id)], ['callback', JSON.stringify(state)]);
   }
 
-  private finishKeys(id: string, batchId: string | undefined): string[] {
-    const keys = [this.keys.invocation(id), this.keys.log(id)];
+  /** KEYS of a status script (redis/store-scripts.ts): record, log, the index's sets, the batch's keys. */
+  private statusKeys(id: string, functionName: string, batchId?: string): string[] {
+    const keys = [this.keys.invocation(id), this.keys.log(id), ...indexKeys(this.keys, functionName)];
     if (batchId) keys.push(this.keys.batch(batchId), this.keys.batchMembers(batchId));
     return keys;
+  }
+
+  /** The first two ARGV of a status script: the index's cap and TTL. */
+  private indexArgs(): number[] {
+    return [this.config.listMaxEntries, indexTtlSeconds(this.config)];
   }
 
   private ttlOf(status: InvocationStatus): number {
@@ -170,6 +220,7 @@ export function recordFields(invocation: NewInvocation, now: number): Array<stri
     'path', invocation.request.path,
   ];
   if (invocation.batchId) fields.push('batchId', invocation.batchId);
+  if (invocation.traceId) fields.push('traceId', invocation.traceId);
   if (invocation.callbackUrl) {
     fields.push('callbackUrl', invocation.callbackUrl, 'callbackFormat', invocation.callbackFormat ?? 'record');
     const pending: CallbackState = { status: 'pending', url: invocation.callbackUrl, attempts: 0 };
@@ -178,12 +229,28 @@ export function recordFields(invocation: NewInvocation, now: number): Array<stri
   return fields;
 }
 
+function runArgs(run: RunIdentity | undefined): string[] {
+  return run ? [String(run.attempt), run.worker] : [];
+}
+
 function finishOutcome(reply: string[]): FinishOutcome {
-  if (reply[0] === 'finished') {
-    const url = reply[1] ?? '';
-    return { kind: 'finished', callback: url === '' ? null : { url, format: (reply[2] || 'record') as CallbackFormat } };
+  switch (reply[0]) {
+    case 'finished': {
+      const url = reply[1] ?? '';
+      return { kind: 'finished', callback: url === '' ? null : { url, format: (reply[2] || 'record') as CallbackFormat } };
+    }
+    case 'stale':
+      return { kind: 'stale', status: reply[1] as InvocationStatus, current: { attempt: Number(reply[2] ?? 0), worker: reply[3] ?? '' } };
+    default:
+      return { kind: 'already', status: reply[1] as InvocationStatus };
   }
-  return { kind: 'already', status: reply[1] as InvocationStatus };
+}
+
+/** CANCEL's `finished` and `already` replies are FINISH's; it never answers `stale`. */
+function settledOutcome(reply: string[]): SettledOutcome {
+  const outcome = finishOutcome(reply);
+  if (outcome.kind === 'stale') throw new Error('CANCEL cannot answer stale');
+  return outcome;
 }
 
 function toRecord(hash: Record<string, string>): InvocationRecord {
@@ -228,6 +295,7 @@ function toRecord(hash: Record<string, string>): InvocationRecord {
     logTruncated: result?.logTruncated ?? false,
     worker: hash.worker ?? null,
     batchId: hash.batchId ?? null,
+    traceId: hash.traceId ?? null,
     callback: parseJson<CallbackState>(hash.callback),
   };
 }

@@ -1,5 +1,6 @@
 // Every Redis key and channel pidbox uses besides BullMQ's own, from the configured prefix.
 import { createHash } from 'node:crypto';
+import type { InvocationStatus } from '../contracts/invocation.js';
 
 /** BullMQ queue of function runs; the job id is the invocation id. */
 export const INVOCATIONS_QUEUE = 'invocations';
@@ -19,10 +20,18 @@ export interface RedisKeys {
   batch(id: string): string;
   /** List: the invocation ids of a batch, in order. */
   batchMembers(id: string): string;
+  /**
+   * Sorted set: the recent invocations (all of them, one function's, those in one status, or one
+   * function's in one status), entries `<createdAt ms, 15 digits>:<id>`, all of score 0, so that
+   * they sort by creation (redis/index-scripts.ts).
+   */
+  invocationIndex(filter: { function?: string; status?: InvocationStatus }): string;
   /** Channel: `finished` messages, for the gateways' sync waiters. */
   readonly finishedChannel: string;
   /** Channel: `cancel` messages, for the workers. */
   readonly controlChannel: string;
+  /** Channel: workers' replies to one gateway's requests (`processes`, `signal`). */
+  replyChannel(gatewayId: string): string;
 }
 
 export function redisKeys(prefix: string): RedisKeys {
@@ -35,6 +44,10 @@ export function redisKeys(prefix: string): RedisKeys {
     batch: (id) => `${prefix}:batch:${id}`,
     batchMembers: (id) => `${prefix}:batch:${id}:ids`,
     finishedChannel: `${prefix}:finished`,
+    // Function names have no `:` (registry/function-registry.ts), so no filter names another's set.
+    invocationIndex: (filter) =>
+      `${prefix}:invocations${filter.function !== undefined ? `:function:${filter.function}` : ''}${filter.status !== undefined ? `:status:${filter.status}` : ''}`,
     controlChannel: `${prefix}:control`,
+    replyChannel: (gatewayId) => `${prefix}:replies:${gatewayId}`,
   };
 }

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { PidboxError } from '../contracts/pidbox-error.js';
 import { DEFAULT_FUNCTION_CONFIG } from '../contracts/function-config.js';
+import { inspectDefaultExport } from './default-export.js';
 import { FunctionRegistry } from './function-registry.js';
 
 // Real folders under the system's temporary folder, one per test, removed after it.
@@ -168,4 +169,44 @@ test('a dangling entry symlink counts as no entry, and a folder without one is n
     assert.match(error.message, /has neither an index\.ts\/index\.js nor an executable handler/);
   }
   assert.equal(errorOf(() => registry.get('absent')).code, 'FUNCTION_NOT_FOUND');
+});
+
+test('a node function without a default export, or with one that is surely not a function, is a problem before it is called', (t) => {
+  const { registry } = functionsRoot(t, {
+    'fine/index.ts': 'export default (request: Request) => new Response("ok");\n',
+    'named/index.ts': 'export const handler = () => 1;\n',
+    'object/index.mjs': 'export default { fetch() { return new Response("x"); } };\n',
+    'imported/index.ts': "import handler from './handler.ts';\nexport default handler;\n",
+    'unparsable/index.js': 'export default (request => {\n',
+    'exec/handler': HANDLER,
+  });
+  const { functions, problems } = registry.list();
+  assert.deepEqual(functions.map((fn) => fn.name), ['exec', 'fine', 'imported'], 'what cannot be known without running it is not a problem');
+  assert.deepEqual(problems.map((p) => [p.name, p.code]), [['named', 'FUNCTION_BUILD_FAILED'], ['object', 'FUNCTION_BUILD_FAILED'], ['unparsable', 'FUNCTION_BUILD_FAILED']]);
+  const [named, object, unparsable] = problems;
+  assert.match(named!.message, /named\/index\.ts has no default export; a node function's module must export its handler: export default \(request, context\) =>/);
+  assert.match(object!.message, /object\/index\.mjs: the default export is an object, not a function/);
+  assert.match(unparsable!.message, /^function "unparsable" does not build: .*unparsable\/index\.js:2:0: /);
+  assert.equal(errorOf(() => registry.get('named')).code, 'FUNCTION_BUILD_FAILED', 'a look-up says so too, so the gateway enqueues nothing');
+});
+
+test("a node entry's default export is looked at once per change of the entry, not at each look-up", (t) => {
+  const { root } = functionsRoot(t, { 'changing/index.ts': 'export default () => 1;\n' });
+  let inspections = 0;
+  const registry = new FunctionRegistry(root, {
+    inspectDefaultExport: (source, fileName) => {
+      inspections++;
+      return inspectDefaultExport(source, fileName);
+    },
+  });
+  for (let i = 0; i < 5; i++) registry.get('changing');
+  registry.list();
+  assert.equal(inspections, 1);
+  writeFileSync(join(root, 'changing', 'index.ts'), 'export const renamed = () => 1;\n');
+  assert.equal(errorOf(() => registry.get('changing')).code, 'FUNCTION_BUILD_FAILED');
+  assert.equal(errorOf(() => registry.get('changing')).code, 'FUNCTION_BUILD_FAILED');
+  assert.equal(inspections, 2);
+  writeFileSync(join(root, 'changing', 'index.ts'), 'export default () => 2;\n');
+  assert.equal(registry.get('changing').runtime, 'node');
+  assert.equal(inspections, 3);
 });

@@ -1,7 +1,8 @@
-import { accessSync, closeSync, constants, fstatSync, lstatSync, openSync, readSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, readSync, readdirSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { PidboxError } from '../contracts/pidbox-error.js';
 import { DEFAULT_FUNCTION_CONFIG, parseFunctionConfig, type FunctionConfig } from '../contracts/function-config.js';
+import { inspectDefaultExport, type DefaultExport } from './default-export.js';
 import { jsonErrorPosition } from './json-error-position.js';
 
 // The registry runs as root in the gateway and the worker, over folders that whoever deploys a
@@ -22,22 +23,35 @@ export interface FunctionInfo {
   config: FunctionConfig;
 }
 
-const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+/** A function's name: its folder's, and the `{name}` of its routes. */
+export const FUNCTION_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const NODE_ENTRIES = ['index.ts', 'index.mts', 'index.js', 'index.mjs'];
 /** Largest function.json read; a settings file is a few hundred bytes. */
 const MAX_CONFIG_BYTES = 1024 * 1024;
+/** Largest node entry whose default export is looked at (the build's own bound per file). */
+const MAX_ENTRY_BYTES = 16 * 1024 * 1024;
+/** Node entries whose default export is remembered, each until it changes. */
+const MAX_INSPECTED_ENTRIES = 1024;
+const HANDLER_SHAPE = 'export default (request, context) => Response | value';
+
+export interface FunctionRegistryOptions {
+  /** How a node entry's default export is found. Default: inspectDefaultExport (esbuild, default-export.ts). */
+  inspectDefaultExport?: (source: Uint8Array, fileName: string) => DefaultExport;
+}
 
 export function isValidFunctionName(name: string): boolean {
-  return NAME.test(name);
+  return FUNCTION_NAME.test(name);
+}
+
+export function invalidFunctionName(name: string): PidboxError {
+  return new PidboxError(
+    'INVALID_FUNCTION_NAME',
+    `"${name.slice(0, 80)}" is not a valid function name: lower-case letters, digits, "-" and "_", at most 63, starting with a letter or digit`,
+  );
 }
 
 export function assertFunctionName(name: string): void {
-  if (!isValidFunctionName(name)) {
-    throw new PidboxError(
-      'INVALID_FUNCTION_NAME',
-      `"${name.slice(0, 80)}" is not a valid function name: lower-case letters, digits, "-" and "_", at most 63, starting with a letter or digit`,
-    );
-  }
+  if (!isValidFunctionName(name)) throw invalidFunctionName(name);
 }
 
 /**
@@ -46,15 +60,21 @@ export function assertFunctionName(name: string): void {
  */
 export class FunctionRegistry {
   readonly root: string;
+  private readonly inspect: (source: Uint8Array, fileName: string) => DefaultExport;
+  /** A node entry's real path → what its default export is, and the file's fingerprint then. */
+  private readonly inspected = new Map<string, { print: string; found: DefaultExport }>();
 
-  constructor(root: string) {
+  constructor(root: string, options: FunctionRegistryOptions = {}) {
     this.root = root;
+    this.inspect = options.inspectDefaultExport ?? inspectDefaultExport;
   }
 
   /**
    * The function, or a PidboxError: INVALID_FUNCTION_NAME, FUNCTION_NOT_FOUND, INVALID_FUNCTION_CONFIG
    * (also for a folder that is a symlink or lies outside the root, a function.json that is a symlink
-   * or not a regular file, and an entry that is a symlink out of the function's folder).
+   * or not a regular file, and an entry that is a symlink out of the function's folder),
+   * FUNCTION_BUILD_FAILED (a node entry that does not parse, has no default export, or whose default
+   * export is surely not a function).
    */
   get(name: string): FunctionInfo {
     assertFunctionName(name);
@@ -72,7 +92,9 @@ export class FunctionRegistry {
     if (!found) {
       throw new PidboxError('FUNCTION_NOT_FOUND', `function "${name}" has neither an index.ts/index.js nor an executable handler`);
     }
-    return { name, dir, ...found, config: this.readConfig(dir) };
+    const config = this.readConfig(dir);
+    if (found.runtime === 'node') this.checkDefaultExport(name, found.entry);
+    return { name, dir, ...found, config };
   }
 
   /** Every function that loads, and the problems of those that do not. */
@@ -95,6 +117,59 @@ export class FunctionRegistry {
       }
     }
     return { functions, problems };
+  }
+
+  /**
+   * A node function is broken before it is called when its entry has no default export, or one that
+   * is surely not a function. Looked at once per change of the entry (its inode, size, mtime and
+   * ctime), so a look-up costs one stat more; anything unsure passes, and the node host checks again.
+   */
+  private checkDefaultExport(name: string, entry: string): void {
+    const found = this.defaultExportOf(entry);
+    switch (found.kind) {
+      case 'none':
+        throw new PidboxError('FUNCTION_BUILD_FAILED', `${shown(entry)} has no default export; a node function's module must export its handler: ${HANDLER_SHAPE}`);
+      case 'not-a-function':
+        throw new PidboxError('FUNCTION_BUILD_FAILED', `${shown(entry)}: the default export is ${found.what}, not a function: ${HANDLER_SHAPE}`);
+      case 'syntax-error':
+        throw new PidboxError('FUNCTION_BUILD_FAILED', `function "${name}" does not build: ${found.message}`);
+      case 'function':
+      case 'unknown':
+        return;
+    }
+  }
+
+  private defaultExportOf(entry: string): DefaultExport {
+    const real = realPathOrNull(entry);
+    const stats = real ? statOrNull(real) : null;
+    if (!real || !stats) return { kind: 'unknown' };
+    const cached = this.inspected.get(real);
+    if (cached && cached.print === fingerprint(stats)) return cached.found;
+    // Read through one descriptor, checked to be a regular file, as function.json is: esbuild is
+    // given the bytes, not the path.
+    let fd: number;
+    try {
+      fd = openSync(real, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    } catch {
+      return { kind: 'unknown' };
+    }
+    let found: DefaultExport;
+    let print: string;
+    try {
+      const opened = fstatSync(fd);
+      if (!opened.isFile() || opened.size > MAX_ENTRY_BYTES) return { kind: 'unknown' };
+      print = fingerprint(opened);
+      found = this.inspect(readFileSync(fd), shown(entry));
+    } catch {
+      // What the build will say when the function is called; a look-up does not fail for it.
+      return { kind: 'unknown' };
+    } finally {
+      closeSync(fd);
+    }
+    if (this.inspected.size >= MAX_INSPECTED_ENTRIES) this.inspected.delete(this.inspected.keys().next().value!);
+    this.inspected.delete(real);
+    this.inspected.set(real, { print, found });
+    return found;
   }
 
   private readConfig(dir: string): FunctionConfig {
@@ -218,6 +293,19 @@ function shown(path: string): string {
 /** INVALID_FUNCTION_CONFIG naming the file; `message` says what is wrong, never what the file holds. */
 function invalid(path: string, message: string): PidboxError {
   return new PidboxError('INVALID_FUNCTION_CONFIG', `${shown(path)}: ${message}`);
+}
+
+function statOrNull(path: string): Stats | null {
+  try {
+    return statSync(path);
+  } catch {
+    return null;
+  }
+}
+
+/** What changes when a file is written, replaced or touched. */
+function fingerprint(stats: { dev: number; ino: number; size: number; mtimeMs: number; ctimeMs: number }): string {
+  return `${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeMs}:${stats.ctimeMs}`;
 }
 
 function isDirectory(path: string): boolean {

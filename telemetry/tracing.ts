@@ -3,8 +3,11 @@ import {
   type SpanOptions, type Tracer,
 } from '@opentelemetry/api';
 import type { ReadableSpan, SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { invalidConfig } from '../config/config-values.js';
-import { ATTR_ERROR_TYPE } from '../contracts/span-attributes.js';
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { optionalIntegerVar, optionalStringVar, readEnv } from '../config/config-values.js';
+import { ATTR_ERROR_TYPE, ATTR_SERVICE_INSTANCE_ID, ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '../contracts/span-attributes.js';
 import type { RecordedSpan } from '../contracts/recorded-span.js';
 
 /** Tracing of one process: the tracer, a way to export spans made elsewhere, and shutdown. */
@@ -23,7 +26,7 @@ export interface TracingConfig {
   serviceName: string;
   /** Full URL of the traces endpoint (…/v1/traces). */
   tracesUrl: string;
-  protocol: 'http/protobuf' | 'http/json';
+  protocol: (typeof PROTOCOLS)[number];
   /** Batching of exported spans (OTEL_BSP_*); unset fields keep the SDK's defaults. */
   batch: {
     scheduledDelayMillis?: number;
@@ -33,14 +36,36 @@ export interface TracingConfig {
   };
 }
 
-const BATCH_VARIABLES = {
-  scheduledDelayMillis: 'OTEL_BSP_SCHEDULE_DELAY',
-  maxQueueSize: 'OTEL_BSP_MAX_QUEUE_SIZE',
-  maxExportBatchSize: 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE',
-  exportTimeoutMillis: 'OTEL_BSP_EXPORT_TIMEOUT',
-} as const;
+const PROTOCOLS = ['http/protobuf', 'http/json'] as const;
+
+/** The OpenTelemetry variables pidbox reads itself; the SDK reads the rest from the process. */
+const tracingVariables = z
+  .object({
+    OTEL_EXPORTER_OTLP_ENDPOINT: optionalStringVar(),
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: optionalStringVar(),
+    OTEL_EXPORTER_OTLP_PROTOCOL: optionalStringVar(),
+    OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: optionalStringVar(),
+    OTEL_SERVICE_NAME: optionalStringVar(),
+    OTEL_SDK_DISABLED: optionalStringVar(),
+    OTEL_TRACES_EXPORTER: optionalStringVar(),
+    OTEL_BSP_SCHEDULE_DELAY: optionalIntegerVar(1),
+    OTEL_BSP_MAX_QUEUE_SIZE: optionalIntegerVar(1),
+    OTEL_BSP_MAX_EXPORT_BATCH_SIZE: optionalIntegerVar(1),
+    OTEL_BSP_EXPORT_TIMEOUT: optionalIntegerVar(1),
+  })
+  .superRefine((vars, ctx) => {
+    // The traces-specific protocol wins; the one in force is checked, named as it was set.
+    const protocol = vars.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? vars.OTEL_EXPORTER_OTLP_PROTOCOL;
+    if (protocol !== undefined && !(PROTOCOLS as readonly string[]).includes(protocol)) {
+      const name = vars.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ? 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL' : 'OTEL_EXPORTER_OTLP_PROTOCOL';
+      ctx.addIssue({ code: 'custom', path: [name], message: `"${protocol}" is not supported; use http/protobuf or http/json` });
+    }
+  });
 
 const TRACER_NAME = 'pidbox';
+/** This process among the others of the same service: a trace viewer tells gateways and workers apart by it. */
+const INSTANCE_ID = randomUUID();
+const PIDBOX_VERSION = readVersion();
 
 /**
  * Tracing settings from the standard OpenTelemetry variables: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or
@@ -50,30 +75,21 @@ const TRACER_NAME = 'pidbox';
  * (OTEL_EXPORTER_OTLP_HEADERS) and resource attributes are read by the SDK from the process.
  */
 export function loadTracingConfig(env: NodeJS.ProcessEnv, defaultServiceName: string): TracingConfig {
-  const base = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim();
-  const traces = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim();
-  const tracesUrl = traces || (base ? `${base.replace(/\/+$/, '')}/v1/traces` : '');
-  const protocol = (env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL || env.OTEL_EXPORTER_OTLP_PROTOCOL || 'http/protobuf').trim();
-  if (protocol !== 'http/protobuf' && protocol !== 'http/json') {
-    const name = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ? 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL' : 'OTEL_EXPORTER_OTLP_PROTOCOL';
-    throw invalidConfig(name, `"${protocol}" is not supported; use http/protobuf or http/json`);
-  }
-  const disabled = env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true' || env.OTEL_TRACES_EXPORTER?.trim() === 'none';
-  const batch: TracingConfig['batch'] = {};
-  for (const [field, name] of Object.entries(BATCH_VARIABLES) as Array<[keyof TracingConfig['batch'], string]>) {
-    const text = env[name]?.trim();
-    if (!text) continue;
-    const value = Number(text);
-    if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < 1) {
-      throw invalidConfig(name, `must be a whole number of at least 1, got "${text}"`);
-    }
-    batch[field] = value;
-  }
+  const vars = readEnv(tracingVariables, env);
+  const base = vars.OTEL_EXPORTER_OTLP_ENDPOINT;
+  const tracesUrl = vars.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? (base ? `${base.replace(/\/+$/, '')}/v1/traces` : '');
+  const disabled = vars.OTEL_SDK_DISABLED?.toLowerCase() === 'true' || vars.OTEL_TRACES_EXPORTER === 'none';
+  const batch: TracingConfig['batch'] = {
+    ...(vars.OTEL_BSP_SCHEDULE_DELAY !== undefined ? { scheduledDelayMillis: vars.OTEL_BSP_SCHEDULE_DELAY } : {}),
+    ...(vars.OTEL_BSP_MAX_QUEUE_SIZE !== undefined ? { maxQueueSize: vars.OTEL_BSP_MAX_QUEUE_SIZE } : {}),
+    ...(vars.OTEL_BSP_MAX_EXPORT_BATCH_SIZE !== undefined ? { maxExportBatchSize: vars.OTEL_BSP_MAX_EXPORT_BATCH_SIZE } : {}),
+    ...(vars.OTEL_BSP_EXPORT_TIMEOUT !== undefined ? { exportTimeoutMillis: vars.OTEL_BSP_EXPORT_TIMEOUT } : {}),
+  };
   return {
     enabled: tracesUrl !== '' && !disabled,
-    serviceName: env.OTEL_SERVICE_NAME?.trim() || defaultServiceName,
+    serviceName: vars.OTEL_SERVICE_NAME ?? defaultServiceName,
     tracesUrl,
-    protocol,
+    protocol: (vars.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? vars.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/protobuf') as TracingConfig['protocol'],
     batch,
   };
 }
@@ -100,9 +116,16 @@ export async function startTracing(config: TracingConfig): Promise<Tracing> {
       ? import('@opentelemetry/exporter-trace-otlp-http')
       : import('@opentelemetry/exporter-trace-otlp-proto'),
   ]);
-  // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES (the env detector) win over the default name.
+  // The SDK's own (telemetry.sdk.*), the host's (host.name, host.arch, host.id), pidbox's, then
+  // OTEL_RESOURCE_ATTRIBUTES (the env detector), each over the one before.
   const resource = resources
-    .resourceFromAttributes({ 'service.name': config.serviceName })
+    .defaultResource()
+    .merge(resources.detectResources({ detectors: [resources.hostDetector] }))
+    .merge(resources.resourceFromAttributes({
+      [ATTR_SERVICE_NAME]: config.serviceName,
+      [ATTR_SERVICE_INSTANCE_ID]: INSTANCE_ID,
+      ...(PIDBOX_VERSION ? { [ATTR_SERVICE_VERSION]: PIDBOX_VERSION } : {}),
+    }))
     .merge(resources.detectResources({ detectors: [resources.envDetector] }));
   const exporter = new exporterModule.OTLPTraceExporter({ url: config.tracesUrl });
   const processor: SpanProcessor = new BatchSpanProcessor(exporter, config.batch);
@@ -193,4 +216,14 @@ export function injectContext(ctx: Context = context.active()): Record<string, s
 
 export function extractContext(carrier: Record<string, string> | undefined): Context {
   return carrier ? propagation.extract(context.active(), carrier) : context.active();
+}
+
+/** pidbox's version, from its package.json (two folders up from dist/telemetry/); null when unreadable. */
+function readVersion(): string | null {
+  try {
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+    return typeof version === 'string' ? version : null;
+  } catch {
+    return null;
+  }
 }

@@ -5,12 +5,11 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { loadGatewayConfig } from '../gateway/gateway-config.js';
-import { LOOPBACK_NETWORKS, loadQueueConfig } from '../config/queue-config.js';
-import { loadWorkerConfig } from '../worker/jobs/worker-config.js';
+import { gatewayVariables, loadGatewayConfig } from '../gateway/gateway-config.js';
+import { LOOPBACK_NETWORKS, loadQueueConfig, queueVariables } from '../config/queue-config.js';
+import { loadWorkerConfig, workerVariables } from '../worker/jobs/worker-config.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const CONFIG_SOURCES = ['config/queue-config.ts', 'gateway/gateway-config.ts', 'worker/jobs/worker-config.ts'];
 
 test('an empty environment gives every default', () => {
   const gateway = loadGatewayConfig({}, {}, '/srv');
@@ -19,6 +18,7 @@ test('an empty environment gives every default', () => {
   assert.equal(loadGatewayConfig({}, { host: '127.0.0.1' }).host, '127.0.0.1');
   assert.equal(gateway.functionsDir, '/srv/functions');
   assert.deepEqual(gateway.apiKeys, []);
+  assert.equal(gateway.traceUrl, null);
   assert.equal(gateway.maxBodyBytes, 6 * 1024 * 1024);
   assert.equal(gateway.queue.redisUrl, 'redis://127.0.0.1:6379');
   assert.equal(gateway.queue.redisUrlSet, false);
@@ -56,6 +56,11 @@ test('an invalid value fails at start with a message that names the variable', (
     [{ PIDBOX_MAX_IN_FLIGHT: '0' }, /^PIDBOX_MAX_IN_FLIGHT: must be a whole number of at least 1/],
     [{ PIDBOX_SYNC_TIMEOUT_MS: '1.5' }, /^PIDBOX_SYNC_TIMEOUT_MS: /],
     [{ PIDBOX_API_KEYS: 'short' }, /^PIDBOX_API_KEYS: every key must be at least 16 characters/],
+    // Only what an Authorization: Bearer header can carry (RFC 6750's token68).
+    [{ PIDBOX_API_KEYS: 'a-good-key-0123456789,not a key with spaces' }, /^PIDBOX_API_KEYS: every key must be at least 16 characters: letters, digits/],
+    [{ PIDBOX_API_KEYS: 'key!with!bangs!0123456789' }, /^PIDBOX_API_KEYS: /],
+    [{ PIDBOX_TRACE_URL: 'http://localhost:16686/trace/' }, /^PIDBOX_TRACE_URL: must be an http\(s\) URL with \{traceId\} in it/],
+    [{ PIDBOX_TRACE_URL: 'javascript:alert({traceId})' }, /^PIDBOX_TRACE_URL: /],
     [{ REDIS_URL: 'http://redis:6379' }, /^REDIS_URL: "http:\/\/redis:6379" must start with redis:\/\/, rediss:\/\/ or unix:\/\//],
     [{ REDIS_URL: 'redis://user:secret@[bad' }, /^REDIS_URL: "redis:\/\/user:\*\*\*@\[bad" is not a URL/],
     [{ REDIS_URL: 'redis://:secret@redis:6379?db=1' }, /^REDIS_URL: "redis:\/\/:\*\*\*@redis:6379\?db=1": /],
@@ -75,16 +80,18 @@ test('an invalid value fails at start with a message that names the variable', (
   assert.throws(() => loadWorkerConfig({ PIDBOX_WORKER_CONCURRENCY: 'all' }), /^PidboxError: PIDBOX_WORKER_CONCURRENCY: /);
   assert.throws(() => loadWorkerConfig({ PIDBOX_LOCK_DURATION_MS: '10' }), /PIDBOX_LOCK_DURATION_MS: must be a whole number of at least 1000/);
   assert.throws(() => loadWorkerConfig({ PIDBOX_CALLBACK_ALLOW_NETWORKS: '::1/200' }), /^PidboxError: PIDBOX_CALLBACK_ALLOW_NETWORKS: /);
+  assert.throws(() => loadWorkerConfig({ PIDBOX_SANDBOX_CPUS: '0.5x' }), /^PidboxError: PIDBOX_SANDBOX_CPUS: must be a number from 0.01 to 1024, got "0.5x"$/);
+  assert.throws(() => loadWorkerConfig({ PIDBOX_SANDBOX_MEMORY_MB: '512', PIDBOX_SANDBOX_CEILING_MEMORY_MB: '256' }), /^PidboxError: PIDBOX_SANDBOX_MEMORY_MB: 512 is above PIDBOX_SANDBOX_CEILING_MEMORY_MB \(256\)$/);
+  assert.throws(() => loadWorkerConfig({ PIDBOX_SANDBOX_UID: '4294967200', PIDBOX_SANDBOX_UIDS: '1000' }), /^PidboxError: PIDBOX_SANDBOX_UIDS: must be a whole number from 1 to 94, got "1000"$/);
+  assert.equal(loadGatewayConfig({ PIDBOX_TRACE_URL: 'http://jaeger:16686/trace/{traceId}' }).traceUrl, 'http://jaeger:16686/trace/{traceId}');
   assert.equal(loadQueueConfig({ REDIS_URL: 'unix:///run/redis.sock' }).redisUrl, 'unix:///run/redis.sock');
   assert.equal(loadQueueConfig({ REDIS_URL: 'unix:///run/redis.sock?password=pw&db=2' }).redisUrl, 'unix:///run/redis.sock?password=pw&db=2');
 });
 
 test("the README's configuration table lists every variable the configs read, with a default", () => {
   const readme = readFileSync(`${ROOT}/README.md`, 'utf8');
-  const names = new Set<string>();
-  for (const file of CONFIG_SOURCES) {
-    for (const match of readFileSync(`${ROOT}/${file}`, 'utf8').matchAll(/\benv, '([A-Z_]+)'|'(REDIS_URL|PORT)'/g)) names.add(match[1] ?? match[2]!);
-  }
+  // The schemas loadXConfig reads the environment through: what they name is what is read.
+  const names = new Set([queueVariables(), gatewayVariables(), workerVariables()].flatMap((schema) => Object.keys(schema.shape)));
   assert.ok(names.size >= 25, `found ${names.size} variables`);
   for (const name of names) {
     const row = new RegExp(`^\\| \`${name}\` \\| [^|]+ \\|`, 'm');

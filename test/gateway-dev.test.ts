@@ -95,6 +95,12 @@ test('npm start serves the functions on a private Redis, prints a curl that work
   const res = await fetch(`${url}/functions/hello`, { method: 'POST', body: 'again' });
   const record = (await (await fetch(`${url}/invocations/${res.headers.get('x-invocation-id')}`)).json()) as InvocationRecord;
   assert.equal(record.status, 'succeeded');
+  // The printed dashboard opens.
+  const dashboard = /dashboard +(http:\/\/127\.0\.0\.1:\d+\/ui) /.exec(output)?.[1];
+  assert.ok(dashboard, output);
+  const page = await fetch(dashboard);
+  assert.equal(page.status, 200);
+  assert.match(await page.text(), /<title>Dashboard · pidbox<\/title>/);
 
   // Callbacks reach loopback under pidbox dev: a receiver on this machine gets the record.
   const received: string[] = [];

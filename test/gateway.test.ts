@@ -96,6 +96,16 @@ test('an exec function returns a binary body byte for byte through the queue', a
   }
 });
 
+test('a CGI function answers through the gateway with its own status and headers, and the caller\'s path, query and headers reach it', async () => {
+  const answer = await stack.fetch('/function/answers-cgi/orders/7?view=full', { method: 'POST', body: 'ping', headers: { 'x-request-id': 'r-9', 'content-type': 'text/plain' } });
+  assert.equal(answer.status, 201);
+  assert.equal(answer.headers.get('content-type'), 'application/json');
+  assert.equal(answer.headers.get('x-method'), 'POST');
+  assert.match(answer.headers.get('x-invocation-id') ?? '', UUID);
+  const got = (await answer.json()) as Record<string, string>;
+  assert.deepEqual([got.pathInfo, got.query, got.requestId, got.contentLength, got.body], ['/orders/7', 'view=full', 'r-9', '4', 'ping']);
+});
+
 test('sync callers wait on one subscription per gateway, not one each', async () => {
   const client = createRedisClient(stack.redis.url, { name: 'test' });
   try {
@@ -330,7 +340,8 @@ test('an unknown function is 404 and an invalid name is 400, both as JSON errors
   const missing = await stack.fetch('/functions/no-such-function', { method: 'POST', body: '' });
   assert.equal(missing.status, 404);
   assert.equal((await errorOf(missing)).code, 'FUNCTION_NOT_FOUND');
-  assert.match(missing.headers.get('x-invocation-id') ?? '', UUID);
+  // Refused before any invocation was made: no id to name.
+  assert.equal(missing.headers.get('x-invocation-id'), null);
 
   const invalid = await stack.fetch('/functions/Not_Valid!', { method: 'POST', body: '' });
   assert.equal(invalid.status, 400);
@@ -476,7 +487,7 @@ test('GET /functions lists names, runtimes and settings, and /healthz and /ready
   assert.equal(res.status, 200);
   const { functions, problems } = (await res.json()) as {
     functions: Array<{ name: string; runtime: string; settings: { timeoutMs: number; retries: number; concurrency: number | null; env: string[] } }>;
-    problems: Array<{ name: string; code: string }>;
+    problems: Array<{ name: string; code: string; message: string }>;
   };
   const byName = new Map(functions.map((f) => [f.name, f]));
   assert.equal(byName.get('times-out')?.settings.timeoutMs, 400);
@@ -486,14 +497,23 @@ test('GET /functions lists names, runtimes and settings, and /healthz and /ready
   assert.deepEqual(byName.get('fails-once')?.settings.env, ['FAILS_ONCE_TOKEN']);
   assert.doesNotMatch(JSON.stringify(functions), /never-listed/, 'the values of env variables are never listed');
   assert.ok(problems.some((p) => p.name === 'bad-config' && p.code === 'INVALID_FUNCTION_CONFIG'));
+  const noHandler = problems.find((p) => p.name === 'exports-no-handler');
+  assert.equal(noHandler?.code, 'FUNCTION_BUILD_FAILED', 'a node module without a default export is broken before anyone calls it');
+  assert.match(noHandler.message, /exports-no-handler\/index\.ts has no default export/);
+  assert.ok(!byName.has('exports-no-handler'));
 
   assert.deepEqual(await (await stack.fetch('/healthz')).json(), { status: 'ok' });
   const ready = await stack.fetch('/readyz');
   assert.equal(ready.status, 200);
-  const body = (await ready.json()) as { status: string; checks: { redis: { ok: boolean }; functions: { ok: boolean; count: number } } };
+  const body = (await ready.json()) as { status: string; checks: { redis: { ok: boolean }; functions: { ok: boolean; count: number; problems: number } } };
   assert.equal(body.status, 'ready');
   assert.equal(body.checks.redis.ok, true);
   assert.ok(body.checks.functions.count > 5);
+  assert.equal(body.checks.functions.problems, problems.length, 'broken functions are counted, and do not make the gateway unready');
+
+  const called = await stack.fetch('/functions/exports-no-handler', { method: 'POST' });
+  assert.equal(called.status, 500);
+  assert.equal((await errorOf(called)).code, 'FUNCTION_BUILD_FAILED');
 });
 
 test('/readyz says unavailable, with 503, when Redis is gone', async () => {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import type { FunctionResult, InvocationRequest } from '../contracts/invocation.js';
 import { PidboxError } from '../contracts/pidbox-error.js';
 import { FunctionRegistry } from '../registry/function-registry.js';
@@ -82,6 +82,95 @@ test('an exec function exiting non-zero is a failed result carrying its code and
   assert.deepEqual(result.exit, { code: 3, signal: null });
   assert.equal(result.response.status, 500);
   assert.match(result.log, /something went wrong/);
+  assert.equal(result.error?.message, 'the function exited with code 3: something went wrong', 'the message ends with the tail of stderr, not stdout');
+});
+
+test('an exec function gets the request as CGI variables, and without "cgi" its stdout stays the body', async () => {
+  const result = await runFunction(fixtures.get('prints-cgi-env'), {
+    method: 'PUT',
+    path: '/orders/a%20b?id=7&tag=x',
+    headers: { host: 'gw.example:8080', 'content-type': 'text/plain', 'x-request-id': 'r-1', authorization: 'Bearer secret', proxy: 'http://evil.example:3128' },
+    bodyBase64: Buffer.from('hello').toString('base64'),
+  }, { host, invocationId: 'i', builder });
+  assert.equal(result.status, 'succeeded');
+  assert.equal(result.response.status, 200, 'a Status line is body like the rest without "cgi"');
+  const [head, env] = body(result).split('\n\n');
+  assert.equal(head, 'Status: 201 Created');
+  assert.deepEqual(env!.trim().split('\n'), [
+    'CONTENT_LENGTH=5',
+    'CONTENT_TYPE=text/plain',
+    'GATEWAY_INTERFACE=CGI/1.1',
+    'HTTP_HOST=gw.example:8080',
+    'HTTP_X_REQUEST_ID=r-1',
+    'PATH_INFO=/orders/a b',
+    'PIDBOX_METHOD=PUT',
+    'PIDBOX_PATH=/orders/a%20b?id=7&tag=x',
+    'QUERY_STRING=id=7&tag=x',
+    'REQUEST_METHOD=PUT',
+    'SCRIPT_NAME=/functions/prints-cgi-env',
+    'SERVER_NAME=gw.example',
+    'SERVER_PORT=8080',
+    'SERVER_PROTOCOL=HTTP/1.1',
+    'SERVER_SOFTWARE=pidbox',
+  ], 'no HTTP_AUTHORIZATION, no HTTP_PROXY');
+});
+
+test('with "cgi": true an exec function answers with its own status and headers, then its body', async () => {
+  const result = await runFunction(fixtures.get('answers-cgi'), {
+    method: 'POST',
+    path: '/x?y=1',
+    headers: { 'content-type': 'text/plain', 'x-request-id': 'r-2', authorization: 'Bearer secret' },
+    bodyBase64: Buffer.from('ping').toString('base64'),
+  }, { host, invocationId: 'i', builder });
+  assert.equal(result.status, 'succeeded');
+  assert.equal(result.response.status, 201);
+  assert.deepEqual(result.response.headers, { 'content-type': 'application/json', 'x-method': 'POST' });
+  assert.deepEqual(JSON.parse(body(result)), {
+    pathInfo: '/x', query: 'y=1', requestId: 'r-2', contentType: 'text/plain', contentLength: '4', gateway: 'CGI/1.1', protocol: 'HTTP/1.1', authorization: 'unset', body: 'ping',
+  });
+});
+
+test('a CGI response that injects a header or never ends its header section fails the run naming the problem', async () => {
+  const injected = await runFunction(fixtures.get('cgi-injects-a-header'), request(''), { host, invocationId: 'i', builder });
+  assert.equal(injected.status, 'failed');
+  assert.equal(injected.error?.code, 'FUNCTION_FAILED');
+  assert.equal(injected.error?.message, "the function's CGI response is not valid: header X-Note (line 2) has a control character in its value");
+  assert.equal(injected.response.status, 500);
+  assert.deepEqual(Object.keys(injected.response.headers), ['content-type']);
+  const flood = await runFunction(fixtures.get('cgi-floods-its-headers'), request(''), { host, invocationId: 'i', builder });
+  assert.equal(flood.error?.code, 'FUNCTION_FAILED');
+  assert.equal(flood.error?.message, "the function's CGI response is not valid: its header section is longer than 32768 bytes");
+});
+
+test('a node handler returning bytes (Uint8Array, a part of one, ArrayBuffer, DataView, a ReadableStream) sends exactly those bytes', async () => {
+  const bytes = Buffer.from([0, 1, 2, 253, 254, 255]);
+  for (const path of ['/uint8array', '/subarray', '/arraybuffer', '/dataview', '/stream']) {
+    const result = await runFunction(fixtures.get('returns-what-it-is-asked'), request('', path), { host, invocationId: 'i', builder });
+    assert.equal(result.status, 'succeeded', `${path}: ${result.error?.message}`);
+    assert.equal(result.response.headers['content-type'], 'application/octet-stream', path);
+    assert.deepEqual(Buffer.from(result.response.bodyBase64, 'base64'), bytes, path);
+  }
+  const response = await runFunction(fixtures.get('returns-what-it-is-asked'), request('', '/response-stream'), { host, invocationId: 'i', builder });
+  assert.equal(response.response.status, 202);
+  assert.equal(response.response.headers['content-type'], 'application/x-bytes');
+  assert.deepEqual(Buffer.from(response.response.bodyBase64, 'base64'), bytes, 'a Response whose body is a stream');
+});
+
+test('a value that cannot be sent says why, not that the handler threw; a stream that fails is the handler\'s failure', async () => {
+  const cases: Array<[string, string]> = [
+    ['/bigint', "the handler's value cannot be sent as JSON: Do not know how to serialize a BigInt"],
+    ['/symbol', "the handler's value cannot be sent as JSON: a symbol"],
+    ['/string-stream', "the handler's ReadableStream cannot be sent: its chunks must be bytes (Uint8Array), got a string"],
+    ['/failing-stream', 'the handler threw RangeError: the source ran dry'],
+  ];
+  for (const [path, message] of cases) {
+    const result = await runFunction(fixtures.get('returns-what-it-is-asked'), request('', path), { host, invocationId: 'i', builder });
+    assert.equal(result.status, 'failed', path);
+    assert.equal(result.error?.code, 'FUNCTION_FAILED', path);
+    assert.equal(result.error?.message, message, path);
+  }
+  const circular = await runFunction(fixtures.get('returns-what-it-is-asked'), request('', '/circular'), { host, invocationId: 'i', builder });
+  assert.match(circular.error?.message ?? '', /^the handler's value cannot be sent as JSON: Converting circular structure to JSON/);
 });
 
 test('a handler that throws is a failed result naming the error', async () => {
@@ -138,13 +227,24 @@ test('the response limit is exact: one byte over fails, the limit itself passes'
   assert.equal(node.error?.code, 'FUNCTION_OUTPUT_TOO_LARGE', 'a node function\'s body is held to the same limit');
 });
 
-test('a function that does not build is refused with FUNCTION_BUILD_FAILED naming the file', async () => {
-  await assert.rejects(runFunction(fixtures.get('broken-build'), request(''), { host, invocationId: 'i', builder }), (error: unknown) => {
+test('a function that does not build is refused with FUNCTION_BUILD_FAILED naming the file: its entry at look-up, its imports by the build', async () => {
+  const refused = (file: RegExp) => (error: unknown) => {
     assert.ok(error instanceof PidboxError);
     assert.equal(error.code, 'FUNCTION_BUILD_FAILED');
-    assert.match(error.message, /broken-build\/index\.ts:\d+/);
+    assert.match(error.message, file);
     return true;
-  });
+  };
+  assert.throws(() => fixtures.get('broken-build'), refused(/broken-build\/index\.ts:\d+/));
+  const root = mkdtempSync(join(tmpdir(), 'pidbox-functions-'));
+  try {
+    mkdirSync(join(root, 'broken-import'));
+    writeFileSync(join(root, 'broken-import', 'index.ts'), "import { price } from './prices.ts';\nexport default () => price;\n");
+    writeFileSync(join(root, 'broken-import', 'prices.ts'), 'export const price = ;\n');
+    const fn = new FunctionRegistry(root).get('broken-import');
+    await assert.rejects(runFunction(fn, request(''), { host, invocationId: 'i', builder }), refused(/broken-import\/prices\.ts:1/));
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });
 
 test('an invalid function.json is reported with the file and the field', () => {
@@ -187,6 +287,63 @@ test('a node function is bundled once and not again until its source changes', a
     assert.ok(existsSync(changed), 'the one before the newest is kept');
     assert.ok(!existsSync(first), 'older bundles are removed');
     assert.match(readFileSync(third, 'utf8'), /version: 3/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+/** Writes `files` (path → content) under `dir`, folders as needed, readable by the sandbox's uid. */
+function writeTree(dir: string, files: Record<string, string>): void {
+  for (const [path, content] of Object.entries(files)) {
+    mkdirSync(join(dir, path, '..'), { recursive: true, mode: 0o755 });
+    writeFileSync(join(dir, path), content, { mode: 0o644 });
+  }
+}
+
+test("a node function bundles the packages of its own node_modules, nested and linked within its folder, but none linked from outside it", async () => {
+  const root = mkdtempSync(join(tmpdir(), 'pidbox-functions-'));
+  chmodSync(root, 0o755);
+  try {
+    writeTree(join(root, 'uses-packages'), {
+      'package.json': JSON.stringify({ name: 'uses-packages', private: true, type: 'module', dependencies: { shout: '1.0.0', legacy: '1.0.0', inner: 'file:./packages/inner' } }),
+      'index.ts': "import { shout } from 'shout';\nimport legacy from 'legacy';\nimport { inner } from 'inner';\n" +
+        'export default () => ({ shout: shout("hi"), legacy: legacy("x"), inner: inner() });\n',
+      // An ES module package with an "exports" map.
+      'node_modules/shout/package.json': JSON.stringify({ name: 'shout', version: '1.0.0', type: 'module', exports: { '.': './src/shout.js' } }),
+      'node_modules/shout/src/shout.js': "export const shout = (text) => text.toUpperCase() + '!';\n",
+      // A CommonJS package with a dependency of its own, nested in its folder.
+      'node_modules/legacy/package.json': JSON.stringify({ name: 'legacy', version: '1.0.0', main: 'lib/index.js' }),
+      'node_modules/legacy/lib/index.js': "const suffix = require('suffix');\nmodule.exports = (text) => `${text}${suffix}`;\n",
+      'node_modules/legacy/node_modules/suffix/package.json': JSON.stringify({ name: 'suffix', version: '2.0.0' }),
+      'node_modules/legacy/node_modules/suffix/index.js': "module.exports = '-nested';\n",
+      // A package linked from inside the function's folder (npm's file: dependencies).
+      'packages/inner/package.json': JSON.stringify({ name: 'inner', version: '1.0.0', type: 'module', main: 'index.js' }),
+      'packages/inner/index.js': "export const inner = () => 'linked within';\n",
+    });
+    symlinkSync('../packages/inner', join(root, 'uses-packages', 'node_modules', 'inner'));
+    writeTree(join(root, 'elsewhere', 'stolen'), {
+      'package.json': JSON.stringify({ name: 'stolen', version: '1.0.0', main: 'index.js' }),
+      'index.js': "module.exports = 'from outside';\n",
+    });
+    writeTree(join(root, 'links-a-package-out'), {
+      'index.ts': "import stolen from 'stolen';\nexport default () => stolen;\n",
+      'node_modules/.keep': '',
+    });
+    symlinkSync(join(root, 'elsewhere', 'stolen'), join(root, 'links-a-package-out', 'node_modules', 'stolen'));
+    chmodSync(join(root, 'uses-packages'), 0o755);
+    chmodSync(join(root, 'links-a-package-out'), 0o755);
+
+    const registry = new FunctionRegistry(root);
+    const result = await runFunction(registry.get('uses-packages'), request(''), { host, invocationId: 'i', builder });
+    assert.equal(result.status, 'succeeded', result.error?.message);
+    assert.deepEqual(JSON.parse(body(result)), { shout: 'HI!', legacy: 'x-nested', inner: 'linked within' });
+
+    await assert.rejects(runFunction(registry.get('links-a-package-out'), request(''), { host, invocationId: 'i', builder }), (error: unknown) => {
+      assert.ok(error instanceof PidboxError);
+      assert.equal(error.code, 'FUNCTION_BUILD_FAILED');
+      assert.match(error.message, /elsewhere\/stolen\/index\.js: outside the function's folder/);
+      return true;
+    });
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

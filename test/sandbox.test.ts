@@ -207,6 +207,23 @@ describe('a sandbox', { timeout: 60_000 }, () => {
     assert.equal(stderr.text(), '');
   });
 
+  test('ends every process of the sandbox when cancelled, and still reports the zombies its init reaped', async () => {
+    const script = '( sleep 0.1 & ); ( sleep 0.1 & ); echo orphaned; while :; do sleep 1; done';
+    const { sandbox, stdout } = await run({ argv: ['/bin/sh', '-c', script], env: ENV });
+    await stdout.waitFor('orphaned');
+    // The two orphans exit and are reaped by the init (state Z only until then).
+    await waitUntil(() => !processesInPidNamespace(sandbox.pidNamespace).some((p) => p.ppid === sandbox.pid && p.comm === 'sleep'), 'the orphans to be reaped');
+    sandbox.cancel();
+    const outcome = await sandbox.outcome;
+    assert.deepEqual(
+      { signal: outcome.signal, code: outcome.code, exitCode: outcome.exitCode, zombiesReaped: outcome.zombiesReaped },
+      { signal: 'SIGKILL', code: null, exitCode: 137, zombiesReaped: 2 },
+      'the init reported the end (a SIGKILL to the init would have lost its count)',
+    );
+    await sandbox.closed;
+    assert.deepEqual(processesInPidNamespace(outcome.pidNamespace), [], 'no process of the sandbox remains');
+  });
+
   test('does not let a double-forked setsid daemon outlive the function', async () => {
     const { sandbox, stdout } = await run({ argv: [inside('double-forks-daemon.sh')], env: ENV });
     await stdout.waitFor(/^daemon \d+\n/m);
@@ -370,6 +387,27 @@ describe('a worker killed with SIGKILL', { timeout: 60_000 }, () => {
     // The namespace is held as soon as the sandbox exists, before the worker is killed: nearly every
     // run is checked, and a run of twenty where none is would check nothing.
     assert.ok(checked >= 10, `${checked} of 20 sandboxes were looked at`);
+  });
+
+  test('leaves no bubblewrap stuck in its setup: the next worker of the host kills it', async () => {
+    // Killed between bubblewrap's clone and its uid map, a worker leaves bubblewrap's child waiting
+    // forever, before it has a parent-death signal or a cgroup. Such a process is a bubblewrap whose
+    // command line names a gone worker's run folder; here one stands in for it, as a gone worker's.
+    const gone = 'pidbox-999999-1-1';
+    const stuck = spawn('bwrap', ['--ro-bind', '/', '/', '--setenv', 'RUN', `/run/pidbox/${gone}/slots/1/task`, 'sleep', '600'], { stdio: 'ignore', detached: true });
+    await once(stuck, 'spawn');
+    const bystander = spawn('bwrap', ['--ro-bind', '/', '/', '--setenv', 'RUN', '/run/pidbox/not-a-worker/', 'sleep', '600'], { stdio: 'ignore', detached: true });
+    await once(bystander, 'spawn');
+    try {
+      const next = await openSandboxHost();
+      await next.close();
+      const [, signal] = (await once(stuck, 'exit')) as [number | null, NodeJS.Signals | null];
+      assert.equal(signal, 'SIGKILL');
+      assert.ok(isAlive(bystander.pid!), 'a bubblewrap that names no gone worker is left alone');
+    } finally {
+      stuck.kill('SIGKILL');
+      bystander.kill('SIGKILL');
+    }
   });
 });
 

@@ -20,7 +20,7 @@ test('a caller that left before its wait began is let go at once, not after the 
   const keys = redisKeys('waiters-test');
   const client = createRedisClient(redis.url, { name: 'test' });
   const subscriber = createRedisClient(redis.url, { name: 'test-sub' });
-  const store = new InvocationStore(client, keys, { keepSucceededSeconds: 60, keepFailedSeconds: 60, keepPendingSeconds: 60 });
+  const store = new InvocationStore(client, keys, { keepSucceededSeconds: 60, keepFailedSeconds: 60, keepPendingSeconds: 60, listMaxEntries: 100 });
   const waiters = new SyncWaiters({ subscriber, channel: keys.finishedChannel, store });
   try {
     await waiters.start();

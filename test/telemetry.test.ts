@@ -3,6 +3,9 @@
 // Real OTLP export (protobuf) to a receiver on loopback, a real Redis, real HTTP, real sandboxes.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { createLogger } from '../telemetry/logger.js';
 import { createMetrics } from '../telemetry/metrics.js';
@@ -13,9 +16,12 @@ import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from './otlp/
 import { startStack, type Stack } from './support/pidbox-stack.js';
 
 const SERVER = 2;
+const CLIENT = 3;
 const PRODUCER = 4;
 const CONSUMER = 5;
 const ERROR = 2;
+const UNSET = 0;
+const PACKAGE_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 let receiver: OtlpReceiver;
 let telemetry: Telemetry;
@@ -28,7 +34,8 @@ before(async () => {
     loadTracingConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: '50' }, 'pidbox-test'),
   );
   telemetry = { tracing, metrics: createMetrics(), log: createLogger({ service: 'test', level: 'info', write: (l) => logLines.push(l) }) };
-  stack = await startStack({ telemetry });
+  // Callbacks may reach loopback, where the test's callback receiver listens.
+  stack = await startStack({ telemetry, env: { PIDBOX_CALLBACK_ALLOW_NETWORKS: '127.0.0.0/8' } });
 });
 
 after(async () => {
@@ -113,7 +120,8 @@ describe('traces', { timeout: 120_000 }, () => {
     assert.equal(consumer.attributes['messaging.destination.name'], 'invocations');
     assert.equal(consumer.attributes['messaging.operation.type'], 'process');
 
-    const record = (await (await stack.fetch(`/invocations/${id}`)).json()) as { sandbox: { pidNamespace: string; zombiesReaped: number; peakProcesses: number } };
+    const record = (await (await stack.fetch(`/invocations/${id}`)).json()) as { traceId: string; sandbox: { pidNamespace: string; zombiesReaped: number; peakProcesses: number } };
+    assert.equal(record.traceId, traceId, 'the record names its trace');
     assert.equal(sandbox.attributes['pidbox.sandbox.pid_namespace'], record.sandbox.pidNamespace);
     assert.equal(sandbox.attributes['pidbox.sandbox.zombies_reaped'], record.sandbox.zombiesReaped);
     assert.equal(sandbox.attributes['pidbox.sandbox.peak_processes'], record.sandbox.peakProcesses);
@@ -186,6 +194,109 @@ describe('traces', { timeout: 120_000 }, () => {
     const producer = only(spans, (s) => s.kind === PRODUCER, 'PRODUCER span');
     assert.equal(producer.attributes['messaging.batch.message_count'], 3);
     for (const consumer of spans.filter((s) => s.kind === CONSUMER)) assert.equal(consumer.parentSpanId, producer.spanId);
+  });
+
+  test('the SERVER span follows the HTTP server conventions: METHOD /route, the URL\'s parts, the server as addressed, the client, the user agent', async () => {
+    const response = await stack.fetch('/functions/makes-spans?order=7&sig=secret', { method: 'POST', body: 'x', headers: { 'user-agent': 'pidbox-test/1.0' } });
+    assert.equal(response.status, 200);
+    const spans = await waitForSpans(traceIdOf(response), ['POST /functions/:name']);
+    const server = only(spans, (s) => s.kind === SERVER, 'SERVER span');
+    const gateway = new URL(stack.url);
+    assert.equal(server.name, 'POST /functions/:name');
+    assert.equal(server.attributes['http.request.method'], 'POST');
+    assert.equal(server.attributes['http.route'], '/functions/:name');
+    assert.equal(server.attributes['url.path'], '/functions/makes-spans');
+    assert.equal(server.attributes['url.query'], 'order=7&sig=REDACTED', 'a signature stays out of the trace');
+    assert.equal(server.attributes['url.scheme'], 'http');
+    assert.equal(server.attributes['url.full'], undefined, 'url.full is for clients');
+    assert.equal(server.attributes['server.address'], gateway.hostname);
+    assert.equal(server.attributes['server.port'], Number(gateway.port));
+    assert.equal(server.attributes['client.address'], '127.0.0.1');
+    assert.equal(server.attributes['network.peer.address'], '127.0.0.1');
+    assert.ok(Number(server.attributes['network.peer.port']) > 0);
+    assert.equal(server.attributes['network.protocol.version'], '1.1');
+    assert.equal(server.attributes['user_agent.original'], 'pidbox-test/1.0');
+    assert.equal(server.attributes['http.response.status_code'], 200);
+    assert.equal(server.status.code, UNSET);
+    assert.equal(server.attributes['error.type'], undefined);
+  });
+
+  test('spans carry the resource attributes service.name, service.version and a service.instance.id', async () => {
+    const response = await stack.fetch('/functions/makes-spans', { method: 'POST' });
+    const spans = await waitForSpans(traceIdOf(response), ['POST /functions/:name', 'process invocations']);
+    const instances = new Set<unknown>();
+    for (const span of spans.filter((s) => s.scope === 'pidbox')) {
+      assert.equal(span.resource['service.name'], 'pidbox-test', span.name);
+      assert.equal(span.resource['service.version'], PACKAGE_VERSION, span.name);
+      assert.match(String(span.resource['service.instance.id']), /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, span.name);
+      assert.equal(span.resource['telemetry.sdk.language'], 'nodejs');
+      instances.add(span.resource['service.instance.id']);
+    }
+    assert.equal(instances.size, 1, 'gateway and worker share this test process, hence one instance');
+  });
+
+  test('a refused request is a 4xx that is not an error, and one that matches no route is named by its method alone', async () => {
+    const missing = await stack.fetch('/functions/no-such-function', { method: 'POST' });
+    assert.equal(missing.status, 404);
+    const missingSpan = only(await waitForSpans(traceIdOf(missing), ['POST /functions/:name']), (s) => s.kind === SERVER, 'SERVER span');
+    assert.equal(missingSpan.attributes['http.response.status_code'], 404);
+    assert.equal(missingSpan.status.code, UNSET, 'a client\'s mistake does not mark the server span');
+    assert.equal(missingSpan.attributes['error.type'], undefined);
+
+    const nowhere = await stack.fetch('/no/such/route?x=1', { method: 'GET' });
+    assert.equal(nowhere.status, 404);
+    const nowhereSpan = only(await waitForSpans(traceIdOf(nowhere), ['GET']), (s) => s.kind === SERVER, 'SERVER span');
+    assert.equal(nowhereSpan.attributes['http.route'], undefined);
+    assert.equal(nowhereSpan.attributes['url.path'], '/no/such/route');
+    assert.equal(nowhereSpan.attributes['http.response.status_code'], 404);
+  });
+
+  test('each callback attempt is a CLIENT span under the CONSUMER span, its traceparent sent with the POST; a 503 is an error, the resend counts', async () => {
+    const received: IncomingHttpHeaders[] = [];
+    const hooks = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        received.push(req.headers);
+        res.statusCode = received.length === 1 ? 503 : 200;
+        res.end();
+      });
+    });
+    await new Promise<void>((resolve) => hooks.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (hooks.address() as AddressInfo).port;
+      const hook = `http://127.0.0.1:${port}/hook?sig=secret`;
+      const accepted = await stack.fetch('/functions/makes-spans/invocations', { method: 'POST', headers: { 'x-callback-url': hook } });
+      assert.equal(accepted.status, 202);
+      const traceId = traceIdOf(accepted);
+      await receiver.waitFor(() => traceOf(traceId).filter((s) => s.kind === CLIENT).length === 2, 20_000);
+      const spans = traceOf(traceId);
+      const consumer = only(spans, (s) => s.kind === CONSUMER, 'CONSUMER span');
+      const attempts = spans.filter((s) => s.kind === CLIENT).sort((a, b) => (a.startTimeUnixNano < b.startTimeUnixNano ? -1 : 1));
+      assert.equal(attempts.length, 2);
+      assert.equal(received.length, 2);
+      for (const [i, span] of attempts.entries()) {
+        assert.equal(span.name, 'POST');
+        assert.equal(span.parentSpanId, consumer.spanId, 'the delivery is a step of the invocation');
+        assert.equal(received[i]!.traceparent, `00-${traceId}-${span.spanId}-01`, 'the receiver is told this attempt is its parent');
+        assert.equal(span.attributes['http.request.method'], 'POST');
+        assert.equal(span.attributes['url.full'], `http://127.0.0.1:${port}/hook?sig=REDACTED`);
+        assert.equal(span.attributes['server.address'], '127.0.0.1');
+        assert.equal(span.attributes['server.port'], port);
+        assert.equal(span.attributes['network.peer.address'], '127.0.0.1');
+        assert.equal(span.attributes['faas.invocation.id'], consumer.attributes['faas.invocation.id']);
+      }
+      const [failed, delivered] = attempts as [ReceivedSpan, ReceivedSpan];
+      assert.equal(failed.attributes['http.response.status_code'], 503);
+      assert.equal(failed.attributes['error.type'], '503');
+      assert.equal(failed.status.code, ERROR);
+      assert.equal(failed.attributes['http.request.resend_count'], undefined, 'the first attempt is no resend');
+      assert.equal(delivered.attributes['http.response.status_code'], 200);
+      assert.equal(delivered.attributes['http.request.resend_count'], 1);
+      assert.equal(delivered.status.code, UNSET);
+      assert.equal(delivered.attributes['error.type'], undefined);
+    } finally {
+      await new Promise((resolve) => hooks.close(resolve));
+    }
   });
 
   test('no span starts a trace of its own but an HTTP request: no periodic queue noise', () => {

@@ -2,6 +2,7 @@
 // `pidbox dev` the gateway serves the same registry on its /metrics.)
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { HTTP_STATUS_OF, errorBody } from '../contracts/http-status.js';
 import { PidboxError } from '../contracts/pidbox-error.js';
 import type { Metrics } from '../telemetry/metrics.js';
 
@@ -10,21 +11,23 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
+const JSON_TYPE = { 'content-type': 'application/json' };
+
 export async function startMetricsServer(metrics: Metrics, host: string, port: number): Promise<MetricsServer> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method === 'GET' && path === '/metrics') {
       metrics.render().then(
         (text) => res.writeHead(200, { 'content-type': metrics.contentType }).end(text),
-        (error: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(error.message),
+        (error: Error) => res.writeHead(HTTP_STATUS_OF.INTERNAL, JSON_TYPE).end(errorBody('INTERNAL', error.message)),
       );
       return;
     }
     if (req.method === 'GET' && path === '/healthz') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+      res.writeHead(200, JSON_TYPE).end('{"status":"ok"}');
       return;
     }
-    res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"code":"NOT_FOUND","message":"GET /metrics or /healthz"}}');
+    res.writeHead(HTTP_STATUS_OF.NOT_FOUND, JSON_TYPE).end(errorBody('NOT_FOUND', 'GET /metrics or /healthz'));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) => {

@@ -1,27 +1,71 @@
 // GET /functions: what this gateway serves, with each function's settings (the names of its
 // environment variables, not their values: they may be secrets).
-import { Hono } from 'hono';
+import { OpenAPIHono, createRoute } from '@hono/zod-openapi';
+import { z } from 'zod';
+import { FunctionConfigFile } from '../../contracts/function-config.js';
+import { errorResponses, KEYED_ERRORS } from '../api-schemas.js';
 import type { GatewayDeps, GatewayEnv } from '../gateway-deps.js';
+import { rejectInvalidRequest } from '../request-validation.js';
 
-export function functionRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
-  const app = new Hono<GatewayEnv>();
-  app.get('/functions', (c) => {
+const { timeoutMs, retries, concurrency, network, contentType } = FunctionConfigFile.shape;
+
+const FunctionList = z
+  .object({
+    functions: z.array(
+      z.object({
+        name: z.string(),
+        runtime: z.enum(['node', 'exec']),
+        settings: z
+          .object({
+            timeoutMs: timeoutMs.unwrap(),
+            retries: retries.unwrap(),
+            concurrency: concurrency.unwrap(),
+            network: network.unwrap(),
+            contentType: contentType.unwrap(),
+            env: z.array(z.string()).meta({ description: 'The names of its environment variables (never their values).' }),
+          })
+          .meta({ description: 'Its function.json, defaults applied.' }),
+      }),
+    ),
+    problems: z
+      .array(z.object({ name: z.string(), code: z.string(), message: z.string() }))
+      .meta({ description: 'Folders that do not load as functions, and why (INVALID_FUNCTION_CONFIG, …).' }),
+  })
+  .meta({ id: 'FunctionList' });
+
+const listFunctions = createRoute({
+  method: 'get',
+  path: '/functions',
+  tags: ['functions'],
+  summary: 'The functions this gateway serves',
+  responses: {
+    200: { description: 'Every function that loads, and the problems of those that do not.', content: { 'application/json': { schema: FunctionList } } },
+    ...errorResponses(...KEYED_ERRORS),
+  },
+});
+
+export function functionRoutes(deps: GatewayDeps): OpenAPIHono<GatewayEnv> {
+  const app = new OpenAPIHono<GatewayEnv>({ defaultHook: rejectInvalidRequest });
+  app.openapi(listFunctions, (c) => {
     const { functions, problems } = deps.registry.list();
-    return c.json({
-      functions: functions.map((fn) => ({
-        name: fn.name,
-        runtime: fn.runtime,
-        settings: {
-          timeoutMs: fn.config.timeoutMs,
-          retries: fn.config.retries,
-          concurrency: fn.config.concurrency,
-          network: fn.config.network,
-          contentType: fn.config.contentType,
-          env: Object.keys(fn.config.env),
-        },
-      })),
-      problems,
-    });
+    return c.json(
+      {
+        functions: functions.map((fn) => ({
+          name: fn.name,
+          runtime: fn.runtime,
+          settings: {
+            timeoutMs: fn.config.timeoutMs,
+            retries: fn.config.retries,
+            concurrency: fn.config.concurrency,
+            network: fn.config.network,
+            contentType: fn.config.contentType,
+            env: Object.keys(fn.config.env),
+          },
+        })),
+        problems,
+      },
+      200,
+    );
   });
   return app;
 }

@@ -7,6 +7,8 @@ export type AttributeValue = string | number | boolean | AttributeValue[] | null
 
 export interface ReceivedSpan {
   service: string;
+  /** The attributes of the resource that exported it (service.*, host.*, telemetry.sdk.*). */
+  resource: Record<string, AttributeValue>;
   scope: string;
   traceId: string;
   spanId: string;
@@ -89,11 +91,13 @@ function jsonAttributes(list: JsonKeyValue[] | undefined): Record<string, Attrib
 function decodeJson(body: { resourceSpans?: Array<Record<string, any>> }): ReceivedSpan[] {
   const out: ReceivedSpan[] = [];
   for (const rs of body.resourceSpans ?? []) {
-    const service = String(jsonAttributes(rs.resource?.attributes)['service.name'] ?? '');
+    const resource = jsonAttributes(rs.resource?.attributes);
+    const service = String(resource['service.name'] ?? '');
     for (const ss of rs.scopeSpans ?? []) {
       for (const s of ss.spans ?? []) {
         out.push({
           service,
+          resource,
           scope: ss.scope?.name ?? '',
           traceId: s.traceId,
           spanId: s.spanId,
@@ -180,8 +184,9 @@ function decodeProtobuf(body: Buffer): ReceivedSpan[] {
   const out: ReceivedSpan[] = [];
   for (const rsField of all(fields(body), 1)) {
     const rs = fields(bytesOf(rsField));
-    const resource = one(rs, 1);
-    const service = String(resource ? attributes(all(fields(bytesOf(resource)), 1))['service.name'] ?? '' : '');
+    const resourceField = one(rs, 1);
+    const resource = resourceField ? attributes(all(fields(bytesOf(resourceField)), 1)) : {};
+    const service = String(resource['service.name'] ?? '');
     for (const ssField of all(rs, 2)) {
       const ss = fields(bytesOf(ssField));
       const scope = one(ss, 1) ? str(fields(bytesOf(one(ss, 1)!)), 1) : '';
@@ -190,6 +195,7 @@ function decodeProtobuf(body: Buffer): ReceivedSpan[] {
         const status = one(s, 15) ? fields(bytesOf(one(s, 15)!)) : [];
         out.push({
           service,
+          resource,
           scope,
           traceId: hex(s, 1),
           spanId: hex(s, 2),

@@ -28,18 +28,42 @@ export function stillRunning(pids: number[], pidNamespace: string): number[] {
 }
 
 /**
- * Every live process of the whole machine in a pid namespace other than ours: sandboxes or their
- * leftovers, wherever they were reparented after a killed worker. Nothing else on the machines the
- * tests run on lives in a pid namespace of its own.
+ * Every live process in a pid namespace other than ours and in our cgroups or below them: sandboxes
+ * or their leftovers, wherever they were reparented after a killed worker (the workers a test starts
+ * make their cgroups below its own, and a sandbox's processes stay in them). Programs in other
+ * cgroups — where a machine gives each job one — are theirs and never counted.
  */
 export function sandboxProcesses(): Array<{ pid: number; namespace: string; command: string }> {
   const ours = pidNamespaceOf('self');
+  const ownCgroups = cgroupsOf('self');
   const found: Array<{ pid: number; namespace: string; command: string }> = [];
   for (const pid of allPids()) {
     const namespace = pidNamespaceOf(pid);
-    if (namespace && namespace !== ours && isAlive(pid)) found.push({ pid, namespace, command: commandOf(pid) });
+    if (!namespace || namespace === ours || !isAlive(pid)) continue;
+    const theirs = cgroupsOf(pid);
+    if (theirs && ![...ownCgroups ?? []].every(([hierarchy, path]) => isBelow(theirs.get(hierarchy), path))) continue;
+    found.push({ pid, namespace, command: commandOf(pid) });
   }
   return found;
+}
+
+/** /proc/PID/cgroup as hierarchy id and controllers → path; null once the process is gone. */
+function cgroupsOf(pid: number | 'self'): Map<string, string> | null {
+  try {
+    const map = new Map<string, string>();
+    for (const line of readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n')) {
+      const at = line.lastIndexOf(':/');
+      if (at > 0) map.set(line.slice(0, at), line.slice(at + 1));
+    }
+    return map;
+  } catch {
+    return null;
+  }
+}
+
+function isBelow(path: string | undefined, ancestor: string): boolean {
+  if (path === undefined) return true;
+  return ancestor === '/' || path === ancestor || path.startsWith(`${ancestor}/`);
 }
 
 export function isAlive(pid: number): boolean {
@@ -72,4 +96,33 @@ export async function waitFor<T>(what: string, check: () => T | null | false | P
 
 function allPids(): number[] {
   return readdirSync('/proc').filter((name) => /^\d+$/.test(name)).map(Number);
+}
+
+/** A process as a pid and its start time (proc(5), stat field 22): a pid alone may be reused by then. */
+export interface ProcessIdentity {
+  pid: number;
+  startTime: string;
+}
+
+/** The identities of those of `pids` that still exist. */
+export function identify(pids: number[]): ProcessIdentity[] {
+  return pids.flatMap((pid) => {
+    const startTime = startTimeOf(pid);
+    return startTime === null ? [] : [{ pid, startTime }];
+  });
+}
+
+/** Which of `identities` still run, anywhere on the machine (zombies have ended). */
+export function stillAlive(identities: ProcessIdentity[]): ProcessIdentity[] {
+  return identities.filter((p) => isAlive(p.pid) && startTimeOf(p.pid) === p.startTime);
+}
+
+function startTimeOf(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    // After the command, which may hold spaces and parentheses: state is field 3, start time 22.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  } catch {
+    return null;
+  }
 }

@@ -13,8 +13,10 @@
 //               sandbox's unprivileged uid with no capability; its control socket is fd 3. It makes
 //               itself undumpable (the function, same uid, can then neither ptrace it nor take its
 //               descriptors or memory), waits for a RunSpec (so a sandbox can be started before a
-//               call is known), reports ready / started / exited, and ends its namespace when the
-//               socket closes.
+//               call is known), reports ready / started / exited, forwards the signals its worker
+//               sends as if it had received them, ends the call when its worker cancels it (and
+//               still reports the exit, with its counts), and ends its namespace when the socket
+//               closes.
 
 import { readFileSync, readSync, readdirSync, writeSync } from 'node:fs';
 import {
@@ -26,7 +28,8 @@ import { watchReadable, type FdWatch } from '../../native/poll.js';
 import { prepareSpawn, spawnProcess } from '../../native/spawn.js';
 import { SyscallError } from '../../native/syscall-error.js';
 import { lineDecoder, parseWorkerMessage, type InitToWorker, type RunSpec } from './protocol.js';
-import { FORWARDED_SIGNALS, SURVIVED_SIGNALS, exitCodeOf, signalName, signalNumber } from './signals.js';
+import { FORWARDED_SIGNALS } from '../../contracts/forwarded-signals.js';
+import { SURVIVED_SIGNALS, exitCodeOf, signalName, signalNumber } from './signals.js';
 
 const SIGKILL = 9;
 /** sysexits.h EX_SOFTWARE: the init itself failed, as opposed to the child's own status. */
@@ -50,6 +53,8 @@ const state = {
   peakProcesses: 0,
   control: null as FdWatch | null,
   finishing: false,
+  /** The worker ended the call: what dies of it now was killed, not reaped as a zombie of the function's. */
+  ending: false,
 };
 
 function fail(message: string, code: number): never {
@@ -228,7 +233,7 @@ function reapChildren(): void {
     const exit = libc.reapOne(-1);
     if (exit === 'running' || exit === 'none') return;
     if (exit.pid !== state.child) {
-      state.zombiesReaped++;
+      if (!state.ending) state.zombiesReaped++;
       continue;
     }
     state.child = 0;
@@ -355,6 +360,18 @@ function reparentedChildren(): number[] {
   return children;
 }
 
+/**
+ * A cancel: every process of the namespace is killed at once (kill(-1) from PID 1 reaches all of
+ * them but the init). The function's exit then comes as a SIGCHLD, and is reaped and reported as
+ * any exit, with the counts of the call until now. Without a function there is nothing to report:
+ * the worker kills the init itself.
+ */
+function endCall(): void {
+  if (state.child === 0 || !state.isPid1) return;
+  state.ending = true;
+  signalIgnoringEsrch(-1);
+}
+
 // ---- the control channel (sandbox mode) ------------------------------------------------------
 
 const CONTROL_FD = 3;
@@ -366,6 +383,13 @@ function openControl(onRun: (spec: RunSpec) => void): FdWatch {
     switch (message.type) {
       case 'run':
         onRun(message.spec);
+        break;
+      case 'signal':
+        // As if the init had received it: the same rules (only forwarded signals, to the group).
+        forwardSignal(message.signal);
+        break;
+      case 'end':
+        endCall();
         break;
     }
   });

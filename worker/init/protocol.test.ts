@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { FORWARDED_SIGNALS } from '../../contracts/forwarded-signals.js';
 import { ProtocolError, lineDecoder, parseInitMessage, parseWorkerMessage } from './protocol.js';
 
 test('messages split across chunks, even inside a character, arrive whole', () => {
@@ -108,4 +109,62 @@ test('fuzzed input never escapes the decoder as anything but a ProtocolError or 
       }
     }
   }
+});
+
+test('a signal message carries a signal the init forwards, and nothing else', () => {
+  assert.deepEqual(parseWorkerMessage('{"type":"signal","signal":"SIGUSR1"}'), { type: 'signal', signal: 'SIGUSR1' });
+  assert.deepEqual(parseWorkerMessage('{"type":"signal","signal":"SIGTERM","extra":1}'), { type: 'signal', signal: 'SIGTERM' });
+  for (const line of [
+    '{"type":"signal","signal":"SIGKILL"}',
+    '{"type":"signal","signal":"SIGSTOP"}',
+    '{"type":"signal","signal":"SIGCHLD"}',
+    '{"type":"signal","signal":"SIGSEGV"}',
+    '{"type":"signal","signal":"sigusr1"}',
+    '{"type":"signal","signal":10}',
+    '{"type":"signal","signal":["SIGUSR1"]}',
+    '{"type":"signal"}',
+    '{"type":"signal","signal":"toString"}',
+    '{"type":"signal","signal":"__proto__"}',
+    '{"type":"kill","signal":"SIGUSR1"}',
+  ]) {
+    assert.throws(() => parseWorkerMessage(line), ProtocolError, line);
+  }
+});
+
+const VALID_WORKER = [
+  '{"type":"run","spec":{"argv":["/bin/true"],"env":[]}}',
+  '{"type":"signal","signal":"SIGUSR1"}',
+  '{"type":"signal","signal":"SIGHUP"}',
+  '{"type":"end"}',
+];
+
+test('fuzzed worker messages are read as a run, a forwarded signal, an end, or refused with a ProtocolError', () => {
+  const forwarded: readonly string[] = FORWARDED_SIGNALS;
+  for (let seed = 1; seed <= 300; seed++) {
+    const next = random(seed);
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)]!;
+    const decode = lineDecoder((line) => {
+      const message = parseWorkerMessage(line);
+      if (message.type === 'signal') assert.ok(forwarded.includes(message.signal), `seed ${seed}: ${message.signal}`);
+      else if (message.type === 'end') assert.deepEqual(message, { type: 'end' });
+      else assert.ok(message.type === 'run' && message.spec.argv.length > 0, `seed ${seed}: ${JSON.stringify(message)}`);
+    }, 4096);
+    for (let i = 0; i < 50; i++) {
+      const line = pick(VALID_WORKER);
+      const at = Math.floor(next() * line.length);
+      const chunk = Math.floor(next() * 3) === 0
+        ? `{"type":"signal","signal":${JSON.stringify(pick(['SIGKILL', 'SIGSTOP', 'SIGUSR1', 'SIG', 'SIGUSR1\u0000', 'constructor', '']))}}\n`
+        : `${line.slice(0, at)}${String.fromCharCode(Math.floor(next() * 128))}${line.slice(at + 1)}\n`;
+      try {
+        decode(Buffer.from(chunk));
+      } catch (error) {
+        assert.ok(error instanceof ProtocolError, `seed ${seed}, chunk ${i}: ${(error as Error)?.stack}`);
+      }
+    }
+  }
+});
+
+test('an end message has nothing to it but its type', () => {
+  assert.deepEqual(parseWorkerMessage('{"type":"end"}'), { type: 'end' });
+  assert.deepEqual(parseWorkerMessage('{"type":"end","signal":"SIGKILL"}'), { type: 'end' });
 });

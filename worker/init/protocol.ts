@@ -1,4 +1,5 @@
 import { StringDecoder } from 'node:string_decoder';
+import { isForwardedSignal, type ForwardedSignal } from '../../contracts/forwarded-signals.js';
 
 // Messages between a worker and the init of one of its sandboxes, one JSON object per line on the
 // init's descriptor 3 (a socket pair: it is also the init's lifeline — when the worker's end closes,
@@ -20,7 +21,21 @@ export interface RunSpec {
   maxOpenFiles?: number;
 }
 
-export type WorkerToInit = { type: 'run'; spec: RunSpec };
+export type WorkerToInit =
+  | { type: 'run'; spec: RunSpec }
+  /**
+   * A signal for the function's process group, as if the init had received it: only the signals the
+   * init forwards (contracts/forwarded-signals.ts). Sent on the control socket rather than with
+   * kill(2) on the init's host pid, so that it can only reach this sandbox's init, never a process
+   * that took a recycled pid.
+   */
+  | { type: 'signal'; signal: ForwardedSignal }
+  /**
+   * End the call now (a cancel): the init kills every process of its namespace and reports the
+   * function's exit as usual, with what it counted until then (the worker would lose those figures
+   * if it killed the init itself).
+   */
+  | { type: 'end' };
 
 export type InitToWorker =
   | { type: 'ready' }
@@ -118,9 +133,20 @@ export function parseInitMessage(line: string): InitToWorker {
 /** The worker's message, as the init reads it (the init trusts its worker, but not blindly its bytes). */
 export function parseWorkerMessage(line: string): WorkerToInit {
   const message = parseObject(line);
-  if (message.type !== 'run') throw new ProtocolError(`unknown message type ${JSON.stringify(message.type)?.slice(0, 40)}`);
-  const spec = message.spec as RunSpec | undefined;
-  const strings = (v: unknown): boolean => Array.isArray(v) && v.every((s) => typeof s === 'string');
-  if (!spec || !strings(spec.argv) || spec.argv.length === 0 || !strings(spec.env)) throw new ProtocolError('a run message needs argv and env');
-  return { type: 'run', spec };
+  switch (message.type) {
+    case 'run': {
+      const spec = message.spec as RunSpec | undefined;
+      const strings = (v: unknown): boolean => Array.isArray(v) && v.every((s) => typeof s === 'string');
+      if (!spec || !strings(spec.argv) || spec.argv.length === 0 || !strings(spec.env)) throw new ProtocolError('a run message needs argv and env');
+      return { type: 'run', spec };
+    }
+    case 'signal':
+      // SIGKILL and SIGSTOP would bypass the init (its timeout, its exit report): never forwarded.
+      if (!isForwardedSignal(message.signal)) throw new ProtocolError(`"signal" is not a signal the init forwards: ${JSON.stringify(message.signal)?.slice(0, 40)}`);
+      return { type: 'signal', signal: message.signal };
+    case 'end':
+      return { type: 'end' };
+    default:
+      throw new ProtocolError(`unknown message type ${JSON.stringify(message.type)?.slice(0, 40)}`);
+  }
 }

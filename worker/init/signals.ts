@@ -1,14 +1,8 @@
 import { constants } from 'node:os';
 
-// Which signals the init passes on to the function's process group, and which it only survives.
-// Modelled on tini: the synchronous fault signals and terminal job-control input/output signals
-// are not forwarded (they concern the init itself); SIGCHLD drives reaping and is never forwarded.
-// SIGKILL and SIGSTOP cannot be caught. Real-time signals cannot be caught from Node at all.
-
-export const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = [
-  'SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGPIPE', 'SIGALRM', 'SIGTERM', 'SIGSTKFLT',
-  'SIGCONT', 'SIGTSTP', 'SIGURG', 'SIGXCPU', 'SIGXFSZ', 'SIGVTALRM', 'SIGPROF', 'SIGWINCH', 'SIGIO', 'SIGPWR',
-];
+// Which signals the init only survives (it forwards the ones in contracts/forwarded-signals.ts):
+// the synchronous fault signals and terminal job-control input/output signals concern the init
+// itself, as in tini. SIGCHLD drives reaping and is never forwarded.
 
 export const SURVIVED_SIGNALS: readonly NodeJS.Signals[] = [
   'SIGILL', 'SIGTRAP', 'SIGABRT', 'SIGBUS', 'SIGFPE', 'SIGSEGV', 'SIGSYS', 'SIGTTIN', 'SIGTTOU',

@@ -112,3 +112,24 @@ export function throttle(streams: Readable[], bytesPerSecond: number): () => voi
     }
   };
 }
+
+/**
+ * The end of some output as one printable string for an error message: at most `maxLines` lines of
+ * the last `maxBytes` bytes, cut at a character boundary, valid UTF-8, with control characters
+ * (an escape sequence for the reader's terminal, a bare CR that would overwrite the line) shown as
+ * U+FFFD; `…` in front when something was left out. Empty when the output holds nothing but space.
+ */
+export function printableTail(output: Buffer, maxBytes: number, maxLines: number): string {
+  let start = Math.max(0, output.length - maxBytes);
+  // Not in the middle of a character: skip continuation bytes (10xxxxxx), at most three.
+  for (let i = 0; i < 3 && start > 0 && start < output.length && (output[start]! & 0xc0) === 0x80; i++) start++;
+  let cut = start > 0;
+  const text = output.toString('utf8', start).replace(/\r\n/g, '\n').replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, '\ufffd').trimEnd();
+  let lines = text.split('\n');
+  if (lines.length > maxLines) {
+    lines = lines.slice(-maxLines);
+    cut = true;
+  }
+  const tail = lines.join('\n').trimStart();
+  return tail === '' ? '' : `${cut ? '…' : ''}${tail}`;
+}

@@ -1,5 +1,7 @@
 import type { FunctionResponse, FunctionResult, InvocationRequest } from '../../contracts/invocation.js';
 import { statSync } from 'node:fs';
+import type { ForwardedSignal } from '../../contracts/forwarded-signals.js';
+import { HTTP_STATUS_OF, errorBody } from '../../contracts/http-status.js';
 import { PidboxError, type ErrorCode } from '../../contracts/pidbox-error.js';
 import type { FunctionConfig } from '../../contracts/function-config.js';
 import type { FunctionInfo } from '../../registry/function-registry.js';
@@ -12,12 +14,26 @@ import {
 } from '../sandbox/spawn-sandbox.js';
 import { LoadFailed } from './node-host-channel.js';
 import { adoptSpans, parseNodeResult } from './node-result.js';
-import { BoundedBuffer, TailBuffer, throttle } from './output.js';
+import { BoundedBuffer, TailBuffer, printableTail, throttle } from './output.js';
+import { cgiEnv } from './cgi-env.js';
+import { CgiResponseError, parseCgiResponse } from './cgi-response.js';
 import { functionEnv } from './function-env.js';
 import { prepareSandbox, type SandboxShape } from './prepared-sandbox.js';
 import type { SandboxPool } from './sandbox-pool.js';
 import { traceSandbox, type SandboxTrace } from './sandbox-spans.js';
 import type { Tracing } from '../../telemetry/tracing.js';
+
+/** A run's sandbox while it runs: what the worker's control listener reaches it by. */
+export interface LiveSandbox {
+  /** Host pid of its init. */
+  readonly hostPid: number;
+  /** `pid:[inode]` of its PID namespace. */
+  readonly pidNamespace: string;
+  /** Has the init forward a signal to the function's process group; false when no function runs (Sandbox.signal). */
+  signal(signal: ForwardedSignal): boolean;
+  /** Nothing of it runs any more. */
+  ended(): boolean;
+}
 
 export interface RunOptions {
   /** The worker's sandbox host (its mounts, cgroups, seccomp filter). */
@@ -43,8 +59,8 @@ export interface RunOptions {
   extraEnv?: Record<string, string>;
   /** Every chunk of the function's log as it comes (for following logs live). */
   onLog?: (chunk: Buffer) => void;
-  /** Called once the sandbox exists: its host pid and pid namespace. */
-  onSandbox?: (info: { hostPid: number; pidNamespace: string }) => void;
+  /** Called once the sandbox exists: its host pid and pid namespace, and a way to signal its function. */
+  onSandbox?: (sandbox: LiveSandbox) => void;
   /** Sandbox spans go to this tracer, children of the active span; the function's own spans are exported through it. */
   tracing?: Tracing;
   /** Pre-started sandboxes to take from; without one (or when it has none that fits), a cold start. */
@@ -55,6 +71,9 @@ const DEFAULT_MAX_RESPONSE_BYTES = 6 * 1024 * 1024;
 const DEFAULT_MAX_LOG_BYTES = 256 * 1024;
 /** The most of a function's log the worker reads a second; a function that writes faster waits. */
 const LOG_BYTES_PER_SECOND = 16 * 1024 * 1024;
+/** How much of the end of stderr a failed run's error message carries: enough for the last few lines. */
+const STDERR_TAIL_BYTES = 1024;
+const STDERR_TAIL_LINES = 5;
 
 /**
  * Runs one invocation of `fn` in a fresh sandbox. A function that fails, times out or is cancelled
@@ -100,6 +119,7 @@ async function runInSandbox(fn: FunctionInfo, request: InvocationRequest, option
   const traceEnv = spans.traceEnv();
   const maxResponse = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
   const shape: SandboxShape = { runtime: fn.runtime, network: fn.config.network, tmpMb: limits.tmpMb };
+  const body = Buffer.from(request.bodyBase64, 'base64');
 
   // A pre-started sandbox when the pool has one for this function (or one that fits any), else a
   // cold one made now, the same way.
@@ -132,18 +152,23 @@ async function runInSandbox(fn: FunctionInfo, request: InvocationRequest, option
   let cancelled = false;
   const onAbort = (): void => {
     cancelled = true;
-    sandbox.kill('SIGKILL');
+    sandbox.cancel();
   };
   if (options.signal?.aborted) onAbort();
   else options.signal?.addEventListener('abort', onAbort, { once: true });
-  sandbox.spawned.then(() => options.onSandbox?.({ hostPid: sandbox.pid, pidNamespace: sandbox.pidNamespace }), () => {});
+  sandbox.spawned.then(() => options.onSandbox?.({
+    hostPid: sandbox.pid,
+    pidNamespace: sandbox.pidNamespace,
+    signal: (signal) => sandbox.signal(signal),
+    ended: () => sandbox.ended,
+  }), () => {});
 
   const log = new TailBuffer(options.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES);
   const onLog = (chunk: Buffer): void => {
     log.push(chunk);
     options.onLog?.(chunk);
   };
-  // exec: stdout is the response. node: stdout is log, the response comes on the host's channel.
+  // exec: stdout is the response (with `cgi`, its headers too). node: stdout is log, the response comes on the host's channel.
   // A response past its limit ends the run at once: nothing more of it would be kept, and reading
   // it costs the worker.
   const response = new BoundedBuffer(maxResponse);
@@ -155,6 +180,10 @@ async function runInSandbox(fn: FunctionInfo, request: InvocationRequest, option
     });
   }
   for (const stream of logs) stream.on('data', onLog);
+  // stderr apart from stdout (a node function's log has both): its end says why a run failed.
+  // One byte more than is shown, so that a tail that lost its start shows it did.
+  const stderr = new TailBuffer(STDERR_TAIL_BYTES + 1);
+  sandbox.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
   const stopThrottle = throttle(logs, LOG_BYTES_PER_SECOND);
 
   let outcome: SandboxOutcome;
@@ -164,8 +193,12 @@ async function runInSandbox(fn: FunctionInfo, request: InvocationRequest, option
     try {
       await prepared.ready;
     } catch (error) {
-      if (!(error instanceof LoadFailed)) throw await whyNotReady(sandbox, error);
-      failedToLoad = error;
+      // Killed by a cancel while it started: not a failure of the runner nor of the function. The
+      // outcome below says what the sandbox used until then, and the result is `cancelled`.
+      if (!cancelled) {
+        if (!(error instanceof LoadFailed)) throw await whyNotReady(sandbox, error);
+        failedToLoad = error;
+      }
     }
     if (!failedToLoad && !cancelled) {
       sandbox.limit(limits);
@@ -187,9 +220,9 @@ async function runInSandbox(fn: FunctionInfo, request: InvocationRequest, option
         invoked.then(() => sandbox.answered(), () => {});
         answer = invoked;
       } else {
-        sandbox.run(execSpec(fn, request, options, traceEnv, limits));
+        sandbox.run(execSpec(fn, request, body.length, options, traceEnv, limits));
       }
-      sandbox.stdin.end(Buffer.from(request.bodyBase64, 'base64'));
+      sandbox.stdin.end(body);
     }
     outcome = await sandbox.outcome;
   } finally {
@@ -213,27 +246,37 @@ async function runInSandbox(fn: FunctionInfo, request: InvocationRequest, option
     log: log.toString(),
     logTruncated: log.truncated,
   };
-  const failed = (status: FunctionResult['status'], httpStatus: number, code: ErrorCode, message: string): FunctionResult => ({
+  // The response's status is the code's row in the one table (contracts/http-status.ts).
+  const failed = (status: FunctionResult['status'], code: ErrorCode, message: string): FunctionResult => ({
     ...base,
     status,
-    response: errorResponse(httpStatus, code, message),
+    response: errorResponse(code, message),
     error: { code, message },
   });
 
-  if (cancelled) return failed('cancelled', 409, 'INVOCATION_CANCELLED', 'the invocation was cancelled');
+  if (cancelled) return failed('cancelled', 'INVOCATION_CANCELLED', 'the invocation was cancelled');
   if (outcome.timedOut) {
-    return failed('timed_out', 504, 'FUNCTION_TIMED_OUT', `the function ran longer than its timeout of ${fn.config.timeoutMs} ms`);
+    return failed('timed_out', 'FUNCTION_TIMED_OUT', `the function ran longer than its timeout of ${fn.config.timeoutMs} ms`);
   }
   if (outcome.outOfMemory) {
-    return failed('failed', 500, 'FUNCTION_OUT_OF_MEMORY', `the function used more than its ${limits.memoryMb} MiB of memory and was killed`);
+    return failed('failed', 'FUNCTION_OUT_OF_MEMORY', `the function used more than its ${limits.memoryMb} MiB of memory and was killed`);
   }
-  if (failedToLoad) return failed('failed', 500, 'FUNCTION_FAILED', `the function's module failed to load: ${failedToLoad.message}`);
+  if (failedToLoad) return failed('failed', 'FUNCTION_FAILED', `the function's module failed to load: ${failedToLoad.message}`);
   if (response.overflowed) {
-    return failed('failed', 502, 'FUNCTION_OUTPUT_TOO_LARGE', `the function's response is larger than ${maxResponse} bytes`);
+    return failed('failed', 'FUNCTION_OUTPUT_TOO_LARGE', `the function's response is larger than ${maxResponse} bytes`);
   }
   if (fn.runtime === 'exec') {
-    if (outcome.exitCode !== 0) return failed('failed', 500, 'FUNCTION_FAILED', describeExit(outcome));
-    return { ...base, status: 'succeeded', response: { status: 200, headers: { 'content-type': fn.config.contentType }, bodyBase64: response.toBuffer().toString('base64') } };
+    if (outcome.exitCode !== 0) return failed('failed', 'FUNCTION_FAILED', describeExit(outcome, stderr));
+    if (!fn.config.cgi) {
+      return { ...base, status: 'succeeded', response: { status: 200, headers: { 'content-type': fn.config.contentType }, bodyBase64: response.toBuffer().toString('base64') } };
+    }
+    try {
+      const cgi = parseCgiResponse(response.toBuffer(), { defaultContentType: fn.config.contentType });
+      return { ...base, status: 'succeeded', response: { status: cgi.status, headers: cgi.headers, bodyBase64: cgi.body.toString('base64') } };
+    } catch (error) {
+      if (!(error instanceof CgiResponseError)) throw error;
+      return failed('failed', 'FUNCTION_FAILED', `the function's CGI response is not valid: ${error.message}`);
+    }
   }
   // Everything the host wrote has been read by now (the outcome waits for it): complete, or not at all.
   let parsed;
@@ -242,17 +285,17 @@ async function runInSandbox(fn: FunctionInfo, request: InvocationRequest, option
     parsed = parseNodeResult(output);
   } catch (error) {
     if (!(error instanceof ProtocolError)) throw error;
-    return failed('failed', 502, 'SANDBOX_PROTOCOL_ERROR', `the function's result is not valid: ${error.message}`);
+    return failed('failed', 'SANDBOX_PROTOCOL_ERROR', `the function's result is not valid: ${error.message}`);
   }
   const parent = parseTraceparent(traceEnv.TRACEPARENT);
   if (parsed?.spans.length && parent) options.tracing?.exportRecordedSpans(adoptSpans(parsed.spans, parent));
   if (parsed?.kind === 'error') {
-    return failed('failed', 500, 'FUNCTION_FAILED', parsed.name === 'UnserializableResult' ? parsed.message : `the handler threw ${parsed.name}: ${parsed.message}`);
+    return failed('failed', 'FUNCTION_FAILED', parsed.name === 'UnserializableResult' ? parsed.message : `the handler threw ${parsed.name}: ${parsed.message}`);
   }
-  if (outcome.exitCode !== 0) return failed('failed', 500, 'FUNCTION_FAILED', describeExit(outcome));
-  if (!parsed) return failed('failed', 500, 'FUNCTION_FAILED', 'the function exited without a response');
+  if (outcome.exitCode !== 0) return failed('failed', 'FUNCTION_FAILED', describeExit(outcome, stderr));
+  if (!parsed) return failed('failed', 'FUNCTION_FAILED', 'the function exited without a response');
   if (parsed.body.length > maxResponse) {
-    return failed('failed', 502, 'FUNCTION_OUTPUT_TOO_LARGE', `the function's response is larger than ${maxResponse} bytes`);
+    return failed('failed', 'FUNCTION_OUTPUT_TOO_LARGE', `the function's response is larger than ${maxResponse} bytes`);
   }
   return { ...base, status: 'succeeded', response: { status: parsed.status, headers: parsed.headers, bodyBase64: parsed.body.toString('base64') } };
 }
@@ -268,9 +311,14 @@ async function whyNotReady(sandbox: Sandbox, error: unknown): Promise<unknown> {
   return error;
 }
 
-/** An exec function's process: its handler, with the call's facts in its environment. */
-function execSpec(fn: FunctionInfo, request: InvocationRequest, options: RunOptions, traceEnv: Record<string, string>, limits: SandboxLimits): RunSpec {
+/**
+ * An exec function's process: its handler, with the call's facts in its environment. The request's
+ * CGI variables come first: the caller chooses their values, so they never replace the function's own
+ * environment (function.json's `env` included) or pidbox's variables.
+ */
+function execSpec(fn: FunctionInfo, request: InvocationRequest, bodyBytes: number, options: RunOptions, traceEnv: Record<string, string>, limits: SandboxLimits): RunSpec {
   const env: Record<string, string> = {
+    ...cgiEnv(request, bodyBytes, { functionName: fn.name }),
     ...functionEnv(fn),
     PIDBOX_INVOCATION_ID: options.invocationId,
     PIDBOX_ATTEMPT: String(options.attempt ?? 1),
@@ -310,14 +358,17 @@ function parseTraceparent(traceparent: string | undefined): { traceId: string; s
   return match ? { traceId: match[1]!, spanId: match[2]!, traceFlags: Number.parseInt(match[3]!, 16) } : null;
 }
 
-function describeExit(outcome: SandboxOutcome): string {
-  return outcome.signal ? `the function was killed by ${outcome.signal}` : `the function exited with code ${outcome.code}`;
+/** `the function exited with code 3: <the end of its stderr>`: the reason is usually in its last lines. */
+function describeExit(outcome: SandboxOutcome, stderr: TailBuffer): string {
+  const how = outcome.signal ? `the function was killed by ${outcome.signal}` : `the function exited with code ${outcome.code}`;
+  const tail = printableTail(stderr.toBuffer(), STDERR_TAIL_BYTES, STDERR_TAIL_LINES);
+  return tail ? `${how}: ${tail}` : how;
 }
 
-function errorResponse(status: number, code: string, message: string): FunctionResponse {
+function errorResponse(code: ErrorCode, message: string): FunctionResponse {
   return {
-    status,
+    status: HTTP_STATUS_OF[code],
     headers: { 'content-type': 'application/json' },
-    bodyBase64: Buffer.from(JSON.stringify({ error: { code, message } })).toString('base64'),
+    bodyBase64: Buffer.from(errorBody(code, message)).toString('base64'),
   };
 }

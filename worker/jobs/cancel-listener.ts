@@ -1,9 +1,12 @@
 // How a cancel reaches the worker that runs the invocation, on whichever host: every worker
 // subscribes to the control channel, and the one running it aborts its sandbox. A message missed
-// while the subscription reconnects is caught by a sweep of the records' cancel marks.
+// while the subscription reconnects is caught by a sweep of the records' cancel marks. The gateways'
+// requests about a running invocation (its processes, a signal) come on the same channel, and go
+// to `answer` (worker/jobs/answer-requests.ts).
 import type { Redis } from 'ioredis';
 import { parseBusMessage } from '../../contracts/bus-message.js';
 import type { InvocationStore } from '../../redis/invocation-store.js';
+import type { WorkerRequest } from './answer-requests.js';
 import type { RunningInvocations } from './running-invocations.js';
 
 export interface CancelListenerOptions {
@@ -12,6 +15,8 @@ export interface CancelListenerOptions {
   channel: string;
   running: RunningInvocations;
   store: InvocationStore;
+  /** Answers a request about an invocation, when it runs here. */
+  answer: (request: WorkerRequest) => void;
   /** How often running invocations' records are checked for a cancel mark. Default: 2000. */
   sweepIntervalMs?: number;
 }
@@ -29,6 +34,14 @@ export async function listenForCancels(options: CancelListenerOptions): Promise<
     switch (message.type) {
       case 'cancel':
         running.abort(message.id, 'cancel');
+        break;
+      case 'processes':
+      case 'signal':
+        try {
+          options.answer(message);
+        } catch {
+          // One request that could not be answered: the gateway's wait ends it.
+        }
         break;
       case 'finished':
         break; // for gateways

@@ -16,11 +16,17 @@ export interface PostCallbackOptions {
   timeoutMs: number;
 }
 
+export interface PostCallbackAnswer {
+  status: number;
+  /** The address connected to (the one the checks passed), for `network.peer.address`. */
+  peerAddress?: string;
+}
+
 /**
  * POSTs and reads the answer to its end (discarding the body); resolves with its status. A URL or
  * address that is refused rejects with INVALID_CALLBACK_URL before anything is sent.
  */
-export async function postCallback(url: string, options: PostCallbackOptions): Promise<{ status: number }> {
+export async function postCallback(url: string, options: PostCallbackOptions): Promise<PostCallbackAnswer> {
   const target = parseCallbackUrl(url);
   checkLiteralHost(target, options.allow);
   const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
@@ -32,15 +38,18 @@ export async function postCallback(url: string, options: PostCallbackOptions): P
       // A connection of its own: none kept alive, none shared with other requests of this process.
       agent: false,
     });
-    const timer = setTimeout(() => request.destroy(new Error(`no answer within ${options.timeoutMs} ms`)), options.timeoutMs);
-    const settle = (error: Error | null, status?: number): void => {
+    // ETIMEDOUT, as a socket's own timeout says it: the code is what a span's error.type shows.
+    const timeout = (): Error => Object.assign(new Error(`no answer within ${options.timeoutMs} ms`), { code: 'ETIMEDOUT' });
+    const timer = setTimeout(() => request.destroy(timeout()), options.timeoutMs);
+    const settle = (error: Error | null, answer?: PostCallbackAnswer): void => {
       clearTimeout(timer);
       if (error) reject(error);
-      else resolve({ status: status! });
+      else resolve(answer!);
     };
     request.on('response', (response: IncomingMessage) => {
+      const peerAddress = response.socket?.remoteAddress;
       response.on('error', settle);
-      response.on('end', () => settle(null, response.statusCode));
+      response.on('end', () => settle(null, { status: response.statusCode!, ...(peerAddress ? { peerAddress } : {}) }));
       response.resume();
     });
     request.on('error', settle);

@@ -11,11 +11,12 @@ import {
   ATTR_MESSAGING_MESSAGE_ID, ATTR_MESSAGING_OPERATION_NAME, ATTR_MESSAGING_OPERATION_TYPE, ATTR_MESSAGING_SYSTEM,
   ATTR_PIDBOX_ATTEMPT, ATTR_PIDBOX_BATCH_ID, ATTR_PIDBOX_STATUS,
 } from '../../contracts/span-attributes.js';
+import type { Logger } from '../../telemetry/logger.js';
 import type { Telemetry } from '../../telemetry/telemetry.js';
 import { extractContext, markError } from '../../telemetry/tracing.js';
 import { INVOCATIONS_QUEUE } from '../../redis/redis-keys.js';
 import { finishInvocation, type FinishDeps } from '../../redis/finish-invocation.js';
-import type { InvocationStore } from '../../redis/invocation-store.js';
+import type { InvocationStore, RunIdentity } from '../../redis/invocation-store.js';
 import type { LogStore } from '../../redis/log-store.js';
 import { didRun, unrunResult } from '../../redis/unrun-result.js';
 import type { FunctionInfo, FunctionRegistry } from '../../registry/function-registry.js';
@@ -131,30 +132,35 @@ async function processInSpan(
     }
     // From enqueue to the first start: a retry's wait would count earlier runs and the backoff too.
     if (begin.attempt === 1) deps.telemetry.metrics.queueWait.observe({ function: fn.name }, Math.max(0, Date.now() - job.timestamp) / 1000);
-    const result = await runOnce(fn, data, begin.attempt, run.signal, deps);
+    // This run, as the record names it: what it writes from here on is refused once another run has
+    // taken over (this worker was cut off past the job's lock, and the job ran again elsewhere).
+    const self: RunIdentity = { attempt: begin.attempt, worker: deps.workerName };
+    const result = await runOnce(fn, data, self, run.signal, deps);
     recordRun(deps.telemetry, fn.name, result, span);
     switch (run.reason()) {
       case 'shutdown':
         // A run the shutdown cut short is not this invocation's failure: back to the queue, not
         // counted as an attempt, for another worker. One that had ended already keeps its result.
         if (result.status !== 'cancelled') break;
-        await deps.store.requeue(id, null, data.batchId);
+        await deps.store.requeue(id, fn.name, null, data.batchId, self);
         await job.moveToWait(token);
         throw new WaitingError();
       case 'cancel':
-        await finishInvocation(deps, id, fn.name, result, data.batchId);
-        deps.telemetry.metrics.invocations.inc({ function: fn.name, outcome: result.status });
+        if (await finishRun(deps, data, fn.name, result, self, log)) deps.telemetry.metrics.invocations.inc({ function: fn.name, outcome: result.status });
         log.info('invocation cancelled');
         return;
       case null:
         break;
     }
     if (isRetryable(result) && job.attemptsMade + 1 < (job.opts.attempts ?? 1)) {
-      await deps.store.requeue(id, result.error ?? null, data.batchId);
+      if (!(await deps.store.requeue(id, fn.name, result.error ?? null, data.batchId, self))) {
+        // Taken over, or finished meanwhile: no retry of ours. BullMQ's lock decides the job's fate.
+        log.warn('a late run was not requeued', { attempt: self.attempt, status: result.status });
+      }
       // Thrown so that BullMQ schedules the next attempt with the job's exponential backoff.
       throw new PidboxError(result.error?.code === 'FUNCTION_TIMED_OUT' ? 'FUNCTION_TIMED_OUT' : 'FUNCTION_FAILED', result.error?.message ?? result.status);
     }
-    await finishInvocation(deps, id, fn.name, result, data.batchId);
+    if (!(await finishRun(deps, data, fn.name, result, self, log))) return;
     deps.telemetry.metrics.invocations.inc({ function: fn.name, outcome: result.status });
     log.info('invocation finished', { status: result.status, exit_code: result.exit.code, signal: result.exit.signal, run_ms: result.timings.runMs });
   } finally {
@@ -164,7 +170,25 @@ async function processInSpan(
   }
 }
 
-async function runOnce(fn: FunctionInfo, data: InvocationJob, attempt: number, signal: AbortSignal, deps: InvocationDeps): Promise<FunctionResult> {
+/**
+ * Finishes the invocation with this run's result. Returns false when the record refused it: another
+ * run is the current one (`stale`), and its result, not this one's, is the invocation's. BullMQ
+ * refuses this worker's completion of the job the same way (its lock token is no longer the job's).
+ */
+async function finishRun(deps: InvocationDeps, data: InvocationJob, functionName: string, result: FunctionResult, self: RunIdentity, log: Logger): Promise<boolean> {
+  const outcome = await finishInvocation(deps, data.invocationId, functionName, result, data.batchId, self);
+  if (outcome.kind !== 'stale') return true;
+  log.warn('a late result was dropped', {
+    attempt: self.attempt,
+    status: result.status,
+    current_attempt: outcome.current.attempt,
+    current_worker: outcome.current.worker,
+  });
+  return false;
+}
+
+async function runOnce(fn: FunctionInfo, data: InvocationJob, self: RunIdentity, signal: AbortSignal, deps: InvocationDeps): Promise<FunctionResult> {
+  const attempt = self.attempt;
   const config = deps.workerConfig;
   const sink = new LogSink(deps.logs, data.invocationId, { maxBytes: config.maxLogBytes, ttlSeconds: config.queue.keepPendingSeconds, log: deps.telemetry.log });
   if (attempt > 1) sink.attempt(attempt);
@@ -187,14 +211,18 @@ async function runOnce(fn: FunctionInfo, data: InvocationJob, attempt: number, s
       maxLogBytes: config.logTailBytes,
       onLog: (chunk) => sink.write(chunk),
       onSandbox: (sandbox) => {
-        recordSandbox = deps.store.setSandbox(data.invocationId, sandbox).catch(() => {});
+        deps.running.attach(data.invocationId, sandbox);
+        recordSandbox = deps.store.setSandbox(data.invocationId, sandbox, self).catch(() => {});
       },
     });
   } catch (error) {
     // The runner failed (a function that does not build, a sandbox that did not start): no run to
-    // report, the same result shape all the same.
+    // report, the same result shape all the same. One that was aborted meanwhile (a cancel, the
+    // shutdown) failed because it was: it ends as the abort says, not `failed`.
     const e = asPidboxError(error);
-    result = unrunResult('failed', e.code, e.message);
+    result = signal.aborted
+      ? unrunResult('cancelled', 'INVOCATION_CANCELLED', 'the invocation was cancelled')
+      : unrunResult('failed', e.code, e.message);
   } finally {
     metrics.sandboxesRunning.dec();
   }

@@ -17,6 +17,7 @@ import { LogStore } from '../../redis/log-store.js';
 import { closeRedisClient, createRedisClient } from '../../redis/redis-client.js';
 import { CALLBACKS_QUEUE, INVOCATIONS_QUEUE, redisKeys } from '../../redis/redis-keys.js';
 import { unrunResult } from '../../redis/unrun-result.js';
+import { answerRequest } from './answer-requests.js';
 import { listenForCancels } from './cancel-listener.js';
 import { FunctionSlots } from './function-slots.js';
 import { receiveJob, type WorkerDeps } from './receive-job.js';
@@ -79,7 +80,13 @@ export async function startWorker(config: WorkerConfig, telemetry?: Telemetry): 
     workerName: name,
     telemetry: { tracing, metrics, log },
   };
-  const cancels = await listenForCancels({ subscriber, channel: keys.controlChannel, running, store });
+  const cancels = await listenForCancels({
+    subscriber,
+    channel: keys.controlChannel,
+    running,
+    store,
+    answer: (request) => answerRequest(request, { running, redis, replyChannelPrefix: keys.replyChannel(''), log }),
+  });
 
   const common = { connection: redis, prefix: keys.bullPrefix, name };
   const processor = (job: Job, token?: string): Promise<void> => receiveJob(job, token, deps);

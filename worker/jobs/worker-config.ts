@@ -1,7 +1,8 @@
 // `pidbox worker`'s settings: a pure function of the environment (README, "Configuration").
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
-import { invalidConfig, readDecimal, readInteger, readString } from '../../config/config-values.js';
+import { z } from 'zod';
+import { decimalVar, integerVar, optionalIntegerVar, readEnv, stringVar } from '../../config/config-values.js';
 import { LIMIT_BOUNDS } from '../../contracts/function-config.js';
 import { DEFAULT_RUN_DIR, DEFAULT_SANDBOX_UIDS } from '../sandbox/sandbox-host.js';
 import type { UidRange } from '../sandbox/sandbox-uids.js';
@@ -74,61 +75,106 @@ export interface WorkerConfig {
   };
 }
 
-/** `defaults`: what differs under `pidbox dev` (the networks callbacks may reach). */
-export function loadWorkerConfig(env: NodeJS.ProcessEnv, cwd = process.cwd(), defaults: QueueDefaults = {}): WorkerConfig {
-  const config = readWorkerConfig(env, cwd, defaults);
-  const names = { memoryMb: 'MEMORY_MB', maxProcesses: 'MAX_PROCESSES', cpus: 'CPUS', tmpMb: 'TMP_MB' } as const;
-  for (const [field, name] of Object.entries(names) as Array<[keyof SandboxCeilings, string]>) {
-    if (config.sandboxLimits[field] > config.sandboxCeilings[field]) {
-      throw invalidConfig(`PIDBOX_SANDBOX_${name}`, `${config.sandboxLimits[field]} is above PIDBOX_SANDBOX_CEILING_${name} (${config.sandboxCeilings[field]})`);
-    }
-  }
-  return config;
+const LIMIT_NAMES = { memoryMb: 'MEMORY_MB', maxProcesses: 'MAX_PROCESSES', cpus: 'CPUS', tmpMb: 'TMP_MB' } as const;
+/** Highest host uid a sandbox may run as (0xffffffff is (uid_t)-1). */
+const MAX_UID = 0xfffffffe;
+
+/** The worker's own variables, each with its check and default (README, "Configuration"). */
+export function workerVariables() {
+  const cores = availableParallelism();
+  const { memoryMb, maxProcesses, cpus, tmpMb } = LIMIT_BOUNDS;
+  return z
+    .object({
+      PIDBOX_FUNCTIONS_DIR: stringVar('./functions'),
+      PIDBOX_CACHE_DIR: stringVar('./.pidbox-cache'),
+      PIDBOX_WORKER_CONCURRENCY: integerVar(cores, 1, 1024),
+      PIDBOX_SHUTDOWN_GRACE_MS: integerVar(10_000, 0),
+      PIDBOX_LOCK_DURATION_MS: integerVar(30_000, 1000),
+      PIDBOX_STALLED_INTERVAL_MS: integerVar(30_000, 100),
+      PIDBOX_MAX_STALLED_COUNT: integerVar(1, 0, 100),
+      PIDBOX_MAX_RESPONSE_BYTES: integerVar(6 * 1024 * 1024, 1),
+      PIDBOX_MAX_LOG_BYTES: integerVar(256 * 1024, 2),
+      PIDBOX_LOG_TAIL_BYTES: integerVar(4096, 0),
+      PIDBOX_CALLBACK_CONCURRENCY: integerVar(8, 1, 1024),
+      PIDBOX_CALLBACK_TIMEOUT_MS: integerVar(10_000, 1),
+      PIDBOX_METRICS_PORT: integerVar(9464, 0, 65535),
+      PIDBOX_METRICS_HOST: stringVar('0.0.0.0'),
+      PIDBOX_RUN_DIR: stringVar(DEFAULT_RUN_DIR),
+      // Never 0: a sandbox is never root on the host.
+      PIDBOX_SANDBOX_UID: integerVar(DEFAULT_SANDBOX_UIDS.first, 1, MAX_UID),
+      // At most up to MAX_UID from the first: checked below, once the first is known.
+      PIDBOX_SANDBOX_UIDS: integerVar(DEFAULT_SANDBOX_UIDS.count, 1, MAX_UID - 1),
+      PIDBOX_SANDBOX_CEILING_MEMORY_MB: integerVar(DEFAULT_SANDBOX_CEILINGS.memoryMb, memoryMb.min, memoryMb.max),
+      PIDBOX_SANDBOX_CEILING_MAX_PROCESSES: integerVar(DEFAULT_SANDBOX_CEILINGS.maxProcesses, maxProcesses.min, maxProcesses.max),
+      PIDBOX_SANDBOX_CEILING_CPUS: decimalVar(cores, cpus.min, cpus.max),
+      PIDBOX_SANDBOX_CEILING_TMP_MB: integerVar(DEFAULT_SANDBOX_CEILINGS.tmpMb, tmpMb.min, tmpMb.max),
+      PIDBOX_POOL_SIZE: optionalIntegerVar(0, 4096),
+      PIDBOX_POOL_MEMORY_MB: integerVar(1024, 0),
+      PIDBOX_POOL_IDLE_MS: integerVar(60_000, 1000),
+      PIDBOX_POOL_RESERVE: integerVar(1, 0, 64),
+      PIDBOX_MAX_BUNDLE_BYTES: integerVar(DEFAULT_MAX_BUNDLE_BYTES, 1024),
+      PIDBOX_SANDBOX_MEMORY_MB: integerVar(DEFAULT_SANDBOX_LIMITS.memoryMb, memoryMb.min, memoryMb.max),
+      PIDBOX_SANDBOX_MAX_PROCESSES: integerVar(DEFAULT_SANDBOX_LIMITS.maxProcesses, maxProcesses.min, maxProcesses.max),
+      PIDBOX_SANDBOX_CPUS: decimalVar(DEFAULT_SANDBOX_LIMITS.cpus, cpus.min, cpus.max),
+      PIDBOX_SANDBOX_TMP_MB: integerVar(DEFAULT_SANDBOX_LIMITS.tmpMb, tmpMb.min, tmpMb.max),
+      PIDBOX_SANDBOX_MAX_OPEN_FILES: integerVar(DEFAULT_SANDBOX_LIMITS.maxOpenFiles, 16, 1_048_576),
+    })
+    .superRefine((vars, ctx) => {
+      const lastCount = MAX_UID - vars.PIDBOX_SANDBOX_UID;
+      if (vars.PIDBOX_SANDBOX_UIDS > lastCount) {
+        ctx.addIssue({ code: 'custom', path: ['PIDBOX_SANDBOX_UIDS'], message: `must be a whole number from 1 to ${lastCount}, got "${vars.PIDBOX_SANDBOX_UIDS}"` });
+      }
+      // A default above its ceiling would fail every function that leaves the limit unset.
+      for (const name of Object.values(LIMIT_NAMES)) {
+        const value = vars[`PIDBOX_SANDBOX_${name}`];
+        const ceiling = vars[`PIDBOX_SANDBOX_CEILING_${name}`];
+        if (value > ceiling) {
+          ctx.addIssue({ code: 'custom', path: [`PIDBOX_SANDBOX_${name}`], message: `${value} is above PIDBOX_SANDBOX_CEILING_${name} (${ceiling})` });
+        }
+      }
+    });
 }
 
-function readWorkerConfig(env: NodeJS.ProcessEnv, cwd: string, defaults: QueueDefaults): WorkerConfig {
-  // Never 0: a sandbox is never root on the host.
-  const first = readInteger(env, 'PIDBOX_SANDBOX_UID', DEFAULT_SANDBOX_UIDS.first, 1, 0xfffffffe);
-  const sandboxUids: UidRange = { first, count: readInteger(env, 'PIDBOX_SANDBOX_UIDS', DEFAULT_SANDBOX_UIDS.count, 1, 0xfffffffe - first) };
-  const concurrency = readInteger(env, 'PIDBOX_WORKER_CONCURRENCY', availableParallelism(), 1, 1024);
-  const sandboxCeilings: SandboxCeilings = {
-    memoryMb: readInteger(env, 'PIDBOX_SANDBOX_CEILING_MEMORY_MB', DEFAULT_SANDBOX_CEILINGS.memoryMb, LIMIT_BOUNDS.memoryMb.min, LIMIT_BOUNDS.memoryMb.max),
-    maxProcesses: readInteger(env, 'PIDBOX_SANDBOX_CEILING_MAX_PROCESSES', DEFAULT_SANDBOX_CEILINGS.maxProcesses, LIMIT_BOUNDS.maxProcesses.min, LIMIT_BOUNDS.maxProcesses.max),
-    cpus: readDecimal(env, 'PIDBOX_SANDBOX_CEILING_CPUS', availableParallelism(), LIMIT_BOUNDS.cpus.min, LIMIT_BOUNDS.cpus.max),
-    tmpMb: readInteger(env, 'PIDBOX_SANDBOX_CEILING_TMP_MB', DEFAULT_SANDBOX_CEILINGS.tmpMb, LIMIT_BOUNDS.tmpMb.min, LIMIT_BOUNDS.tmpMb.max),
-  };
+/** `defaults`: what differs under `pidbox dev` (the networks callbacks may reach). */
+export function loadWorkerConfig(env: NodeJS.ProcessEnv, cwd = process.cwd(), defaults: QueueDefaults = {}): WorkerConfig {
+  const vars = readEnv(workerVariables(), env);
   return {
     queue: loadQueueConfig(env, defaults),
-    functionsDir: resolve(cwd, readString(env, 'PIDBOX_FUNCTIONS_DIR', './functions')),
-    cacheDir: resolve(cwd, readString(env, 'PIDBOX_CACHE_DIR', './.pidbox-cache')),
-    concurrency,
-    shutdownGraceMs: readInteger(env, 'PIDBOX_SHUTDOWN_GRACE_MS', 10_000, 0),
-    lockDurationMs: readInteger(env, 'PIDBOX_LOCK_DURATION_MS', 30_000, 1000),
-    stalledIntervalMs: readInteger(env, 'PIDBOX_STALLED_INTERVAL_MS', 30_000, 100),
-    maxStalledCount: readInteger(env, 'PIDBOX_MAX_STALLED_COUNT', 1, 0, 100),
-    maxResponseBytes: readInteger(env, 'PIDBOX_MAX_RESPONSE_BYTES', 6 * 1024 * 1024, 1),
-    maxLogBytes: readInteger(env, 'PIDBOX_MAX_LOG_BYTES', 256 * 1024, 2),
-    logTailBytes: readInteger(env, 'PIDBOX_LOG_TAIL_BYTES', 4096, 0),
-    callbackConcurrency: readInteger(env, 'PIDBOX_CALLBACK_CONCURRENCY', 8, 1, 1024),
-    callbackTimeoutMs: readInteger(env, 'PIDBOX_CALLBACK_TIMEOUT_MS', 10_000, 1),
-    metricsPort: readInteger(env, 'PIDBOX_METRICS_PORT', 9464, 0, 65535),
-    metricsHost: readString(env, 'PIDBOX_METRICS_HOST', '0.0.0.0'),
-    runDir: resolve(cwd, readString(env, 'PIDBOX_RUN_DIR', DEFAULT_RUN_DIR)),
-    sandboxUids,
-    sandboxCeilings,
-    pool: {
-      maxSandboxes: readInteger(env, 'PIDBOX_POOL_SIZE', 2 * concurrency, 0, 4096),
-      maxMemoryMb: readInteger(env, 'PIDBOX_POOL_MEMORY_MB', 1024, 0),
-      idleMs: readInteger(env, 'PIDBOX_POOL_IDLE_MS', 60_000, 1000),
-      reserve: readInteger(env, 'PIDBOX_POOL_RESERVE', 1, 0, 64),
+    functionsDir: resolve(cwd, vars.PIDBOX_FUNCTIONS_DIR),
+    cacheDir: resolve(cwd, vars.PIDBOX_CACHE_DIR),
+    concurrency: vars.PIDBOX_WORKER_CONCURRENCY,
+    shutdownGraceMs: vars.PIDBOX_SHUTDOWN_GRACE_MS,
+    lockDurationMs: vars.PIDBOX_LOCK_DURATION_MS,
+    stalledIntervalMs: vars.PIDBOX_STALLED_INTERVAL_MS,
+    maxStalledCount: vars.PIDBOX_MAX_STALLED_COUNT,
+    maxResponseBytes: vars.PIDBOX_MAX_RESPONSE_BYTES,
+    maxLogBytes: vars.PIDBOX_MAX_LOG_BYTES,
+    logTailBytes: vars.PIDBOX_LOG_TAIL_BYTES,
+    callbackConcurrency: vars.PIDBOX_CALLBACK_CONCURRENCY,
+    callbackTimeoutMs: vars.PIDBOX_CALLBACK_TIMEOUT_MS,
+    metricsPort: vars.PIDBOX_METRICS_PORT,
+    metricsHost: vars.PIDBOX_METRICS_HOST,
+    runDir: resolve(cwd, vars.PIDBOX_RUN_DIR),
+    sandboxUids: { first: vars.PIDBOX_SANDBOX_UID, count: vars.PIDBOX_SANDBOX_UIDS },
+    sandboxCeilings: {
+      memoryMb: vars.PIDBOX_SANDBOX_CEILING_MEMORY_MB,
+      maxProcesses: vars.PIDBOX_SANDBOX_CEILING_MAX_PROCESSES,
+      cpus: vars.PIDBOX_SANDBOX_CEILING_CPUS,
+      tmpMb: vars.PIDBOX_SANDBOX_CEILING_TMP_MB,
     },
-    maxBundleBytes: readInteger(env, 'PIDBOX_MAX_BUNDLE_BYTES', DEFAULT_MAX_BUNDLE_BYTES, 1024),
+    pool: {
+      maxSandboxes: vars.PIDBOX_POOL_SIZE ?? 2 * vars.PIDBOX_WORKER_CONCURRENCY,
+      maxMemoryMb: vars.PIDBOX_POOL_MEMORY_MB,
+      idleMs: vars.PIDBOX_POOL_IDLE_MS,
+      reserve: vars.PIDBOX_POOL_RESERVE,
+    },
+    maxBundleBytes: vars.PIDBOX_MAX_BUNDLE_BYTES,
     sandboxLimits: {
-      memoryMb: readInteger(env, 'PIDBOX_SANDBOX_MEMORY_MB', DEFAULT_SANDBOX_LIMITS.memoryMb, LIMIT_BOUNDS.memoryMb.min, LIMIT_BOUNDS.memoryMb.max),
-      maxProcesses: readInteger(env, 'PIDBOX_SANDBOX_MAX_PROCESSES', DEFAULT_SANDBOX_LIMITS.maxProcesses, LIMIT_BOUNDS.maxProcesses.min, LIMIT_BOUNDS.maxProcesses.max),
-      cpus: readDecimal(env, 'PIDBOX_SANDBOX_CPUS', DEFAULT_SANDBOX_LIMITS.cpus, LIMIT_BOUNDS.cpus.min, LIMIT_BOUNDS.cpus.max),
-      tmpMb: readInteger(env, 'PIDBOX_SANDBOX_TMP_MB', DEFAULT_SANDBOX_LIMITS.tmpMb, LIMIT_BOUNDS.tmpMb.min, LIMIT_BOUNDS.tmpMb.max),
-      maxOpenFiles: readInteger(env, 'PIDBOX_SANDBOX_MAX_OPEN_FILES', DEFAULT_SANDBOX_LIMITS.maxOpenFiles, 16, 1_048_576),
+      memoryMb: vars.PIDBOX_SANDBOX_MEMORY_MB,
+      maxProcesses: vars.PIDBOX_SANDBOX_MAX_PROCESSES,
+      cpus: vars.PIDBOX_SANDBOX_CPUS,
+      tmpMb: vars.PIDBOX_SANDBOX_TMP_MB,
+      maxOpenFiles: vars.PIDBOX_SANDBOX_MAX_OPEN_FILES,
     },
   };
 }

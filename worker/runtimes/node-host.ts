@@ -85,20 +85,21 @@ class UnserializableResult extends Error {
 }
 
 /**
- * A Response as it is; bytes (Uint8Array, ArrayBuffer, a ReadableStream of them) as
- * application/octet-stream; any other value as JSON with status 200 (undefined: 204, no body).
+ * A Response as it is; bytes (any ArrayBuffer view, an ArrayBuffer, a ReadableStream of them) as
+ * application/octet-stream; any other value as JSON with status 200 (undefined: 204, no body). A
+ * value that cannot be sent that way is an UnserializableResult saying why.
  */
 async function toResult(value: unknown): Promise<{ status: number; headers: Record<string, string>; body: Buffer }> {
   if (value instanceof Response) {
     const headers: Record<string, string> = {};
     value.headers.forEach((v, k) => (headers[k] = v));
-    return { status: value.status, headers, body: Buffer.from(await value.arrayBuffer()) };
+    return { status: value.status, headers, body: value.body ? await readStream(value.body, "the handler's Response body") : Buffer.alloc(0) };
   }
   if (value === undefined) return { status: 204, headers: {}, body: Buffer.alloc(0) };
   const octets = { 'content-type': 'application/octet-stream' };
-  if (value instanceof Uint8Array) return { status: 200, headers: octets, body: Buffer.from(value.buffer, value.byteOffset, value.byteLength) };
-  if (value instanceof ArrayBuffer) return { status: 200, headers: octets, body: Buffer.from(value) };
-  if (value instanceof ReadableStream) return { status: 200, headers: octets, body: Buffer.from(await new Response(value).arrayBuffer()) };
+  const bytes = asBytes(value);
+  if (bytes) return { status: 200, headers: octets, body: bytes };
+  if (value instanceof ReadableStream) return { status: 200, headers: octets, body: await readStream(value, "the handler's ReadableStream") };
   let json: string | undefined;
   try {
     json = JSON.stringify(value);
@@ -107,6 +108,33 @@ async function toResult(value: unknown): Promise<{ status: number; headers: Reco
   }
   if (json === undefined) throw new UnserializableResult(`the handler's value cannot be sent as JSON: a ${typeof value}`);
   return { status: 200, headers: { 'content-type': 'application/json' }, body: Buffer.from(json) };
+}
+
+/** The bytes of an ArrayBuffer view (Uint8Array, Buffer, DataView, …) or of an (Shared)ArrayBuffer, else null. */
+function asBytes(value: unknown): Buffer | null {
+  if (ArrayBuffer.isView(value)) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  if (value instanceof ArrayBuffer || value instanceof SharedArrayBuffer) return Buffer.from(value);
+  return null;
+}
+
+/**
+ * Reads a stream to its end. Its chunks must be bytes; anything else is an UnserializableResult.
+ * The stream's own failure (its source threw) is the handler's, and goes on as it is.
+ */
+async function readStream(stream: ReadableStream<unknown>, what: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  const reader = stream.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return Buffer.concat(chunks);
+    const bytes = asBytes(value);
+    if (!bytes) {
+      await reader.cancel().catch(() => {});
+      const got = value === null ? 'null' : typeof value === 'object' ? `a ${value.constructor?.name ?? 'object'}` : `a ${typeof value}`;
+      throw new UnserializableResult(`${what} cannot be sent: its chunks must be bytes (Uint8Array), got ${got}`);
+    }
+    chunks.push(bytes);
+  }
 }
 
 async function startFunctionTracing(): Promise<FunctionTracing> {
@@ -150,6 +178,10 @@ async function main(): Promise<void> {
   await new Request('http://localhost/', { method: 'POST', body: 'x', headers: { 'content-type': 'text/plain' } }).text();
   await new Response('x', { headers: { 'content-type': 'application/json' } }).arrayBuffer();
   say({ type: 'ready' });
+  // A caller may send the function SIGUSR1 (POST /invocations/{id}/signal). Without a listener Node
+  // would open its inspector on it, a debugger port — on the host's loopback for a function with
+  // `network: host`. A listener of the host's own keeps it shut; the function may add its own.
+  process.on('SIGUSR1', () => {});
 
   let handler: ((request: Request, context: InvocationContext) => unknown) | null = null;
   for (;;) {

@@ -2,7 +2,7 @@
 // generated /etc, a copy of the sandbox runtime, the compiled seccomp filter, one slot per
 // sandbox), its cgroup subtree, and the facts about the host's root the containment mirrors. It also
 // cleans up after workers of this host that were killed: their mounts and cgroups.
-import { accessSync, constants, copyFileSync, mkdirSync, readFileSync, readdirSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, copyFileSync, mkdirSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PidboxError } from '../../contracts/pidbox-error.js';
@@ -93,7 +93,7 @@ export async function openSandboxHost(options: SandboxHostOptions = {}): Promise
   const seccomp = compileSeccompFilter();
 
   makePrivateMountPoint(runDir);
-  removeStaleRunFolders(runDir);
+  removeStaleRunFolders(runDir, bwrap);
   const dir = join(runDir, name);
   const stagingDir = join(runDir, `${name}.staging`);
   // The worker's tmpfs is shared: its sandboxes' binds of it become its slaves (see slot.ts). Its
@@ -184,11 +184,38 @@ function mountTmpfs(path: string, mode: number, propagation: number): void {
   if (propagation !== MS_PRIVATE) libc.mount(null, path, null, propagation);
 }
 
-/** Folders of workers of this host that are gone: their mounts are detached, their folders removed. */
-function removeStaleRunFolders(runDir: string): void {
+/**
+ * Folders of workers of this host that are gone: their mounts are detached, their folders removed,
+ * and any sandbox of theirs still stuck in bubblewrap's setup is killed first.
+ */
+function removeStaleRunFolders(runDir: string, bwrap: string): void {
+  killStrandedSetups(runDir, bwrap);
   for (const entry of readdirSync(runDir)) {
     const worker = entry.endsWith('.staging') ? entry.slice(0, -'.staging'.length) : entry;
     if (isInstanceGone(worker)) unmountAndRemove(join(runDir, entry));
+  }
+}
+
+/**
+ * bubblewrap's child waits on an eventfd for its parent to write its uid map, before it has a
+ * parent-death signal or a cgroup of its own: when the worker dies at that moment, bubblewrap's
+ * parent dies with it and the child waits forever, in the worker's cgroup. Such a process is a
+ * bubblewrap whose command line names the run folder of a worker that is gone; nothing else is touched.
+ */
+function killStrandedSetups(runDir: string, bwrap: string): void {
+  const program = realpathSync(bwrap);
+  const prefix = `${runDir}/`;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readlinkSync(`/proc/${entry}/exe`) !== program) continue;
+      const command = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      const at = command.indexOf(prefix);
+      const worker = at < 0 ? '' : command.slice(at + prefix.length).split(/[/\0]/, 1)[0]!;
+      if (worker.startsWith('pidbox-') && isInstanceGone(worker)) process.kill(Number(entry), 'SIGKILL');
+    } catch {
+      // Gone meanwhile, or not ours to read.
+    }
   }
 }
 

@@ -3,6 +3,7 @@ import { readlinkSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { availableParallelism } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
+import { isForwardedSignal, type ForwardedSignal } from '../../contracts/forwarded-signals.js';
 import { PidboxError } from '../../contracts/pidbox-error.js';
 import * as libc from '../../native/libc.js';
 import { ProtocolError, lineDecoder, parseInitMessage, type InitToWorker, type RunSpec } from '../init/protocol.js';
@@ -138,8 +139,22 @@ export interface Sandbox {
   run(spec: RunSpec): void;
   /** Sends a signal to the function's process group (through the init); SIGKILL ends the init itself. */
   kill(signal?: NodeJS.Signals): void;
+  /**
+   * Asks the init, on its control socket, to forward `signal` to the function's process group, as it
+   * forwards the signals it receives; only those (contracts/forwarded-signals.ts), others throw
+   * INVALID_SIGNAL. False when there is no function to signal: not started yet, or ended.
+   */
+  signal(signal: ForwardedSignal): boolean;
+  /** Its outcome is known or it is gone: nothing of it runs any more (or soon will not). */
+  readonly ended: boolean;
   /** SIGTERM to the function, then SIGKILL to the init after the grace period. */
   stop(): void;
+  /**
+   * Ends the call at once (a cancel): the init kills every process of the sandbox and reports the
+   * function's exit, with its counts (zombies reaped) that SIGKILL to the init would lose; SIGKILL
+   * to the init when no function runs, or when the init has not reported within CANCEL_GRACE_MS.
+   */
+  cancel(): void;
   /** Memory its processes use now, bytes (0 when it cannot be read). */
   memoryBytes(): number;
   /**
@@ -157,6 +172,8 @@ const SECCOMP_FD = 5;
 const INFO_FD = 6;
 /** Most of bubblewrap's stderr kept to explain a sandbox that failed to start. */
 const SETUP_ERROR_BYTES = 4096;
+/** How long a cancelled sandbox's init has to report the function's end before it is killed. */
+const CANCEL_GRACE_MS = 500;
 /** A sandbox that has told its end but does not go is killed after this long. */
 const TEARDOWN_GRACE_MS = 2000;
 
@@ -362,6 +379,27 @@ class SandboxHandle implements Sandbox {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
     }
+  }
+
+  signal(signal: ForwardedSignal): boolean {
+    if (!isForwardedSignal(signal)) throw new PidboxError('INVALID_SIGNAL', `the init does not forward ${String(signal).slice(0, 40)}`);
+    if (this.functionPid === 0 || this.exited !== null || this.ended) return false;
+    this.control.write(`${JSON.stringify({ type: 'signal', signal })}\n`);
+    return true;
+  }
+
+  cancel(): void {
+    if (this.functionPid === 0 || this.exited !== null || this.ended) {
+      this.kill('SIGKILL');
+      return;
+    }
+    this.killedByUs = true;
+    this.control.write('{"type":"end"}\n');
+    this.timers.push(setTimeout(() => this.kill('SIGKILL'), CANCEL_GRACE_MS));
+  }
+
+  get ended(): boolean {
+    return this.settled || this.protocolError !== null || this.child.exitCode !== null || this.child.signalCode !== null;
   }
 
   stop(): void {
