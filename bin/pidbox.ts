@@ -5,9 +5,6 @@ import { PidboxError } from '../contracts/pidbox-error.js';
 import { CliError, EXIT_FAILURE, EXIT_USAGE } from './cli-error.js';
 import { helpText, parseCommandArgs, type Command, type Io } from './command-line.js';
 import { applyServerFlags, blameFlag, serverOptions, type ServerCommand } from './server-flags.js';
-import { runDev } from './run-dev.js';
-import { runGateway } from './run-gateway.js';
-import { runWorker } from './run-worker.js';
 import { batchCommand } from './client/batch-command.js';
 import { cancelCommand } from './client/cancel-command.js';
 import { DEFAULT_URL } from './client/gateway-client.js';
@@ -19,6 +16,10 @@ import { newCommand } from './client/new-command.js';
 import { psCommand } from './client/ps-command.js';
 import { signalCommand } from './client/signal-command.js';
 
+/**
+ * `run` loads the server's code when the command runs: the gateway, worker and telemetry modules take
+ * a second to load, which `pidbox invoke` or `pidbox --help` would otherwise pay on every call.
+ */
 function serverCommand(name: ServerCommand, summary: string, run: (env: NodeJS.ProcessEnv) => Promise<number>): Command {
   return {
     name,
@@ -39,9 +40,11 @@ function serverCommand(name: ServerCommand, summary: string, run: (env: NodeJS.P
 }
 
 const SERVERS: Command[] = [
-  serverCommand('dev', 'Gateway and worker in one process, on a private Redis unless REDIS_URL is set (npm start).', runDev),
-  serverCommand('gateway', 'The HTTP gateway alone.', runGateway),
-  serverCommand('worker', 'A worker alone: runs invocations from the queue, each in a fresh sandbox.', runWorker),
+  serverCommand('dev', 'Gateway and worker in one process, on a private Redis unless REDIS_URL is set (npm start).', async (env) =>
+    (await import('./run-dev.js')).runDev(env)),
+  serverCommand('gateway', 'The HTTP gateway alone.', async (env) => (await import('./run-gateway.js')).runGateway(env)),
+  serverCommand('worker', 'A worker alone: runs invocations from the queue, each in a fresh sandbox.', async (env) =>
+    (await import('./run-worker.js')).runWorker(env)),
 ];
 
 const CLIENTS: Command[] = [newCommand, invokeCommand, getCommand, logsCommand, cancelCommand, signalCommand, lsCommand, psCommand, batchCommand];

@@ -1,7 +1,7 @@
 // `pidbox new NAME`: a new function's folder, ready to call.
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { isValidFunctionName, type FunctionRuntime } from '../../registry/function-registry.js';
+import type { FunctionRuntime } from '../../registry/function-registry.js';
 import { CliError, usageError } from '../cli-error.js';
 import { stringValue, type Command } from '../command-line.js';
 import { functionTemplate } from './function-template.js';
@@ -22,6 +22,8 @@ export const newCommand: Command = {
 An existing folder is never touched. function.json's "$schema" is <PIDBOX_URL>/schemas/function.json.`,
   async run(args, io) {
     const name = args.positionals[0]!;
+    // Loaded here: the registry brings function.json's schema (zod), which no other command needs.
+    const { isValidFunctionName } = await import('../../registry/function-registry.js');
     if (!isValidFunctionName(name)) {
       throw usageError(`"${name.slice(0, 80)}" is not a valid function name: lower-case letters, digits, "-" and "_", at most 63, starting with a letter or digit`);
     }
