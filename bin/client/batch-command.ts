@@ -81,7 +81,7 @@ async function followProgress(client: GatewayClient, batchId: string, count: num
     const done = batch.finishedAt !== null;
     if (tty) {
       // \r and "erase to the end of the line" (ECMA-48 EL): the line is drawn again where it was.
-      io.stdout.write(`\r${progressBar(figures, io.stdout.columns ?? 80)}\x1b[K${done ? '\n' : ''}`);
+      io.stdout.write(`\r${progressBar(figures, io.stdout.columns || 80)}\x1b[K${done ? '\n' : ''}`);
     } else {
       const line = progressLine(figures);
       if (done || (line !== lastLine && performance.now() - lastLineAt >= PLAIN_EVERY_MS)) {
