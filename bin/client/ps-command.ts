@@ -46,11 +46,13 @@ export const psCommand: Command = {
     const json = booleanValue(args, 'json');
     const id = args.positionals[0];
     if (id !== undefined) {
-      const { body } = await client.json<{ processes: ProcessRow[] }>('GET', `/invocations/${segment(id)}/processes`);
+      const { body } = await client.json<{ processes: ProcessRow[]; truncated: boolean }>('GET', `/invocations/${segment(id)}/processes`);
       io.stdout.write(json ? `${JSON.stringify(body, null, 2)}\n` : `${formatTable(
         ['PID', 'PPID', 'STATE', 'RSS', 'CPU', 'COMMAND'],
         body.processes.map((p) => [String(p.pid), String(p.ppid), p.state, formatBytes(p.rssBytes), formatDuration(p.cpuMs), p.command]),
       )}\n`);
+      // The gateway bounds one answer: a fork bomb's thousands of processes are not all listed.
+      if (!json && body.truncated) io.stderr.write(`pidbox ps: more processes run than the gateway lists: these are the first ${body.processes.length} by pid\n`);
       return 0;
     }
     const query = new URLSearchParams();
