@@ -1,5 +1,5 @@
 // pidbox COMMAND: run pidbox (dev, gateway, worker) or use a running one (new, invoke, get, logs,
-// cancel, signal, ls, ps, batch). One table of commands; each reads its flags with node:util's
+// cancel, retry, signal, ls, ps, batch). One table of commands; each reads its flags with node:util's
 // parseArgs (bin/command-line.ts). Exit codes: 0 done, 1 failed, 2 a usage mistake.
 import { PidboxError } from '../contracts/pidbox-error.js';
 import { CliError, EXIT_FAILURE, EXIT_USAGE } from './cli-error.js';
@@ -7,6 +7,7 @@ import { helpText, parseCommandArgs, type Command, type Io } from './command-lin
 import { applyServerFlags, blameFlag, serverOptions, type ServerCommand } from './server-flags.js';
 import { batchCommand } from './client/batch-command.js';
 import { cancelCommand } from './client/cancel-command.js';
+import { retryCommand } from './client/retry-command.js';
 import { DEFAULT_URL } from './client/gateway-client.js';
 import { getCommand } from './client/get-command.js';
 import { invokeCommand } from './client/invoke-command.js';
@@ -47,7 +48,7 @@ const SERVERS: Command[] = [
     (await import('./run-worker.js')).runWorker(env)),
 ];
 
-const CLIENTS: Command[] = [newCommand, invokeCommand, getCommand, logsCommand, cancelCommand, signalCommand, lsCommand, psCommand, batchCommand];
+const CLIENTS: Command[] = [newCommand, invokeCommand, getCommand, logsCommand, cancelCommand, retryCommand, signalCommand, lsCommand, psCommand, batchCommand];
 
 function usage(): string {
   const width = Math.max(...[...SERVERS, ...CLIENTS].map((c) => c.name.length));

@@ -130,7 +130,7 @@ async function untilRunning(id: string): Promise<InvocationRecord> {
   }, 20_000);
 }
 
-const COMMANDS = ['dev', 'gateway', 'worker', 'new', 'invoke', 'get', 'logs', 'cancel', 'signal', 'ls', 'ps', 'batch'];
+const COMMANDS = ['dev', 'gateway', 'worker', 'new', 'invoke', 'get', 'logs', 'cancel', 'retry', 'signal', 'ls', 'ps', 'batch'];
 
 test('pidbox --help lists every command, and each command explains itself with --help', async () => {
   const help = await cli(['--help']);
@@ -358,13 +358,24 @@ test('pidbox logs prints the log; with -f it follows the log as it is written an
   assert.equal((await cli(['logs', 'no-such-id', '-f'])).code, 1);
 });
 
-test('pidbox cancel ends a running invocation; cancelling it again exits 1', async () => {
+test('pidbox cancel ends a running invocation; cancelling it again exits 1; pidbox retry runs it again', async () => {
   const id = await startAsync('sleeps');
   await untilRunning(id);
   assert.deepEqual(await cli(['cancel', id]), { code: 0, stdout: `cancelled ${id}\n`, stderr: '' });
   assert.equal((await record(id)).status, 'cancelled');
   const again = await cli(['cancel', id, '--json']);
   assert.deepEqual(again, { code: 1, stdout: '', stderr: `pidbox cancel: INVOCATION_FINISHED: invocation ${id} has already finished (cancelled)\n` });
+
+  // The cancelled one runs again as a new invocation, linked to it; a running one cannot be retried.
+  const retried = await cli(['retry', id]);
+  assert.equal(retried.code, 0);
+  const retry = retried.stdout.trim();
+  assert.match(retry, /^[0-9a-f-]{36}$/);
+  assert.notEqual(retry, id);
+  await untilRunning(retry);
+  assert.equal((await record(retry)).retryOf, id);
+  assert.deepEqual(await cli(['retry', retry]), { code: 1, stdout: '', stderr: `pidbox retry: INVOCATION_NOT_RETRYABLE: invocation ${retry} is running: only one that has ended can be retried\n` });
+  assert.equal((await cli(['cancel', retry])).code, 0);
 });
 
 test('pidbox ls shows the functions as a table, the ones that do not load on stderr, and the list with --json', async () => {
