@@ -3,17 +3,27 @@ import { loadGatewayConfig } from '../gateway/gateway-config.js';
 import { startGateway } from '../gateway/start-gateway.js';
 import { startTelemetry } from '../telemetry/telemetry.js';
 import { describeRedis } from '../redis/redis-client.js';
-import { untilSignal } from './until-signal.js';
+import { warnAboutFunctionsDir } from './functions-dir.js';
+import { untilShutdown } from './shutdown-signals.js';
 
 export async function runGateway(env: NodeJS.ProcessEnv): Promise<number> {
   const config = loadGatewayConfig(env);
   const telemetry = await startTelemetry(env, 'gateway');
+  warnAboutFunctionsDir(config.functionsDir, telemetry.log);
   const gateway = await startGateway(config, telemetry);
-  console.log(`pidbox gateway: listening on ${gateway.url} (redis ${describeRedis(config.queue)}, functions ${config.functionsDir})`);
+  console.log(`pidbox gateway: listening on ${listeningOn(config.host, gateway.port)} (redis ${describeRedis(config.queue)}, functions ${config.functionsDir})`);
   if (config.apiKeys.length === 0) console.log('pidbox gateway: open: PIDBOX_API_KEYS is not set, so no API key is asked for');
   if (telemetry.tracing.enabled) console.log('pidbox gateway: tracing on (OTLP)');
-  await untilSignal('pidbox gateway');
+  await untilShutdown('pidbox gateway', { waitsFor: `callers waiting for an answer get up to ${config.shutdownGraceMs} ms` });
   await gateway.close();
   await telemetry.tracing.shutdown();
   return 0;
+}
+
+/** Where the socket is bound, as it is: `0.0.0.0:8080` is every IPv4 interface, not loopback. */
+export function listeningOn(host: string, port: number): string {
+  const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  if (host === '0.0.0.0') return `${address}, every IPv4 interface (--host or PIDBOX_HOST to choose one; from this machine: http://127.0.0.1:${port})`;
+  if (host === '::') return `${address}, every interface (--host or PIDBOX_HOST to choose one; from this machine: http://[::1]:${port})`;
+  return `http://${address}`;
 }

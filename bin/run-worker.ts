@@ -6,16 +6,18 @@ import { describeRedis } from '../redis/redis-client.js';
 import { startMetricsServer } from '../worker/metrics-server.js';
 import { loadWorkerConfig } from '../worker/jobs/worker-config.js';
 import { startWorker } from '../worker/jobs/start-worker.js';
-import { untilSignal } from './until-signal.js';
+import { warnAboutFunctionsDir } from './functions-dir.js';
+import { untilShutdown } from './shutdown-signals.js';
 
 export async function runWorker(env: NodeJS.ProcessEnv): Promise<number> {
   const config = loadWorkerConfig(env);
   const telemetry = await startTelemetry(env, 'worker');
+  warnAboutFunctionsDir(config.functionsDir, telemetry.log);
   // Before the worker, so a port in use stops it before it takes any job.
   const metrics = await startMetricsServer(telemetry.metrics, config.metricsHost, config.metricsPort);
   const worker = await startWorker(config, telemetry);
   console.log(`pidbox worker: ${worker.name} runs up to ${config.concurrency} invocations at once (redis ${describeRedis(config.queue)}, functions ${config.functionsDir}, metrics ${metrics.url}/metrics${telemetry.tracing.enabled ? ', tracing on' : ''})`);
-  await untilSignal('pidbox worker');
+  await untilShutdown('pidbox worker', { waitsFor: `running invocations get up to ${config.shutdownGraceMs} ms to finish` });
   await worker.close();
   await metrics.close();
   await telemetry.tracing.shutdown();

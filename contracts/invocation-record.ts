@@ -70,6 +70,8 @@ export const InvocationRecord = z
     logTruncated: z.boolean(),
     worker: z.string().nullable().meta({ description: '`host:pid` of the worker of the latest run.' }),
     batchId: z.string().nullable(),
+    retryOf: z.string().nullable().meta({ description: 'The invocation this one re-drives (POST /invocations/{id}/retry), or null.' }),
+    retriedBy: z.string().nullable().meta({ description: 'The latest invocation that re-drives this one, or null.' }),
     traceId: z.string().nullable().meta({ description: "Id of the invocation's trace (W3C, 32 hex digits), from the trace context its job carries; null when tracing is off." }),
     callback: CallbackState.nullable(),
   })

@@ -2,10 +2,13 @@
 // unix socket or a free port on 127.0.0.1, a random password, no persistence, and gone with its parent.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { accessSync, constants, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { makeOwnedTempDir, removeOrphanedTempDirs } from './owned-temp-dir.js';
+
+/** Its temporary directory is `<tmpdir>/pidbox-redis-<owner pid>-<owner start time>-XXXXXX`. */
+const DIR_PREFIX = 'pidbox-redis-';
 
 export interface EmbeddedRedisOptions {
   /** Where redis-server listens: a unix socket in its directory, or a free TCP port on 127.0.0.1. Default: `unix`. */
@@ -25,8 +28,12 @@ export interface EmbeddedRedis {
   readonly pid: number;
   /** The temporary directory (socket, and nothing else: persistence is off). */
   readonly dir: string;
+  /** Directories of embedded Redis servers whose owner was killed (see owned-temp-dir.ts), removed before this one started. */
+  readonly orphansRemoved: string[];
   /** Stops redis-server (SIGTERM, then SIGKILL after 3 s) and removes its directory; safe to call twice. */
   stop(): Promise<void>;
+  /** For a process about to exit at once: SIGKILLs redis-server and removes its directory, synchronously. */
+  killNow(): void;
 }
 
 /** The absolute path of an executable in PATH, or null. */
@@ -43,18 +50,19 @@ export function findExecutable(name: string, path = process.env.PATH ?? ''): str
 export async function startEmbeddedRedis(options: EmbeddedRedisOptions = {}): Promise<EmbeddedRedis> {
   const command = findExecutable(options.command ?? 'redis-server');
   if (!command) throw new Error(`${options.command ?? 'redis-server'} is not installed (not found in PATH)`);
+  const orphansRemoved = removeOrphanedTempDirs(DIR_PREFIX);
   // A free port can be taken between our probe and redis-server's bind: try again with another.
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startOnce(command, options);
+      return { ...(await startOnce(command, options)), orphansRemoved };
     } catch (error) {
       if (attempt >= 5 || !String((error as Error).message).includes('Address already in use')) throw error;
     }
   }
 }
 
-async function startOnce(command: string, options: EmbeddedRedisOptions): Promise<EmbeddedRedis> {
-  const dir = mkdtempSync(join(tmpdir(), 'pidbox-redis-'));
+async function startOnce(command: string, options: EmbeddedRedisOptions): Promise<Omit<EmbeddedRedis, 'orphansRemoved'>> {
+  const dir = makeOwnedTempDir(DIR_PREFIX);
   const unix = (options.listen ?? 'unix') === 'unix';
   const port = unix ? 0 : await freePort();
   const socket = join(dir, 'redis.sock');
@@ -70,11 +78,14 @@ async function startOnce(command: string, options: EmbeddedRedisOptions): Promis
     '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no', '--logfile', '',
   ];
   // setpriv --pdeathsig: redis-server gets SIGKILL when we die, even by SIGKILL (prctl(2),
-  // PR_SET_PDEATHSIG): an embedded Redis never outlives its owner.
+  // PR_SET_PDEATHSIG): an embedded Redis never outlives its owner. `detached`: a session of its own
+  // (setsid(2)), out of the terminal's process group, so that Ctrl-C reaches its owner alone, which
+  // stops it after the invocations still running have finished (bin/shutdown-signals.ts).
   const setpriv = findExecutable('setpriv');
+  const spawnOptions = { stdio: ['pipe', 'pipe', 'pipe'] as Array<'pipe'>, detached: true };
   const child = setpriv
-    ? spawn(setpriv, ['--pdeathsig', 'KILL', '--', command, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
-    : spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    ? spawn(setpriv, ['--pdeathsig', 'KILL', '--', command, ...args], spawnOptions)
+    : spawn(command, args, spawnOptions);
   // A redis-server that exits before it reads stdin must not become an EPIPE thrown here.
   child.stdin!.on('error', () => {});
   child.stdin!.end(`requirepass ${password}\n`);
@@ -97,6 +108,10 @@ async function startOnce(command: string, options: EmbeddedRedisOptions): Promis
     stop() {
       stopping ??= stopChild(child).then(() => rmSync(dir, { recursive: true, force: true }));
       return stopping;
+    },
+    killNow() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -18,6 +18,7 @@ import { healthRoutes } from './routes/health-routes.js';
 import { invocationRoutes } from './routes/invocation-routes.js';
 import { invokeRoutes } from './routes/invoke-routes.js';
 import { liveRoutes } from './routes/live-routes.js';
+import { retryRoutes } from './routes/retry-routes.js';
 import { serverSpan } from './server-span.js';
 import { createDashboard } from './ui/dashboard-routes.js';
 import { QUEUE_BOARD_PATH, queueBoardRoutes } from './ui/queue-board.js';
@@ -63,6 +64,7 @@ export function createApp(deps: GatewayDeps): OpenAPIHono<GatewayEnv> {
   app.route('/', batchRoutes(deps));
   app.route('/', invokeRoutes(deps));
   app.route('/', liveRoutes(deps));
+  app.route('/', retryRoutes(deps));
   app.route('/', invocationRoutes(deps));
   app.route('/', dashboard.pages);
   app.route(QUEUE_BOARD_PATH, queueBoardRoutes(deps.queues));

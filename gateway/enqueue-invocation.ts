@@ -14,7 +14,7 @@ import type { Telemetry } from '../telemetry/telemetry.js';
 import { injectContext, withSpan } from '../telemetry/tracing.js';
 import { PidboxError } from '../contracts/pidbox-error.js';
 import type { BatchStore } from '../redis/batch-store.js';
-import { finishInvocation, type FinishDeps } from '../redis/finish-invocation.js';
+import { finishInvocation, keepingRequest, type FinishDeps } from '../redis/finish-invocation.js';
 import { invocationJobOptions, type InvocationQueues } from '../redis/invocation-queues.js';
 import { INVOCATIONS_QUEUE } from '../redis/redis-keys.js';
 import type { InvocationStore, NewInvocation } from '../redis/invocation-store.js';
@@ -36,8 +36,10 @@ export interface InvocationInput {
   request: InvocationRequest;
   callback?: { url: string; format: CallbackFormat };
   idempotencyKey?: string;
-  /** How the caller invoked: counted in pidbox_invocations_accepted_total. */
+  /** How the caller invoked: counted in pidbox_invocations_accepted_total (a retry counts as `async`). */
   mode: 'sync' | 'async';
+  /** The invocation this one re-drives (POST /invocations/{id}/retry). */
+  retryOf?: string;
 }
 
 export function newInvocationId(): string {
@@ -89,7 +91,7 @@ async function enqueueOne(deps: EnqueueDeps, id: string, input: InvocationInput,
     // The record exists but its job does not: end it now rather than leave it queued forever.
     const code = queueErrorCode(error);
     const message = asPidboxError(error).message;
-    await finishInvocation(deps, id, input.fn.name, unrunResult('failed', code, message)).catch(() => {});
+    await finishInvocation(deps, id, input.fn.name, keepingRequest(unrunResult('failed', code, message), input.request)).catch(() => {});
     throw new PidboxError(code, `the invocation could not be enqueued: ${message}`, error);
   }
   return created;
@@ -118,7 +120,7 @@ async function enqueueBatchMembers(deps: EnqueueDeps, fn: FunctionInfo, requests
     const code = queueErrorCode(error);
     const message = asPidboxError(error).message;
     const result = unrunResult('failed', code, message);
-    await Promise.all(members.map((m) => finishInvocation(deps, m.id, fn.name, result, batchId).catch(() => {})));
+    await Promise.all(members.map((m) => finishInvocation(deps, m.id, fn.name, keepingRequest(result, m.request), batchId).catch(() => {})));
     throw new PidboxError(code, `the batch could not be enqueued: ${message}`, error);
   }
   return { batchId, ids: members.map((m) => m.id) };
@@ -138,6 +140,7 @@ function newInvocation(id: string, input: Omit<InvocationInput, 'mode'>, batchId
     ...(batchId ? { batchId } : {}),
     ...(input.callback ? { callbackUrl: input.callback.url, callbackFormat: input.callback.format } : {}),
     ...(input.idempotencyKey !== undefined ? { idempotencyKey: input.idempotencyKey } : {}),
+    ...(input.retryOf ? { retryOf: input.retryOf } : {}),
     ...traceIdOf(injectContext()),
   };
 }

@@ -25,6 +25,8 @@ export interface NewInvocation {
   idempotencyKey?: string;
   /** Trace id of the context its job carries (unset when tracing is off). */
   traceId?: string;
+  /** The invocation this one re-drives (POST /invocations/{id}/retry). */
+  retryOf?: string;
 }
 
 export type BeginOutcome =
@@ -52,8 +54,19 @@ export type FinishOutcome = SettledOutcome | { kind: 'stale'; status: Invocation
 
 export type CancelOutcome = SettledOutcome | { kind: 'cancelling' } | { kind: 'missing' };
 
-/** The result kept in the record: the function's outcome with the end of its log. */
-export type StoredResult = FunctionResult;
+/**
+ * The result kept in the record: the function's outcome with the end of its log, and, when it did
+ * not succeed, the request it was given, so that it can be re-driven (POST /invocations/{id}/retry)
+ * after its job has gone from the queue.
+ */
+export type StoredResult = FunctionResult & { request?: InvocationRequest };
+
+/** What re-driving an invocation needs: where it stands, its function, and its request when kept. */
+export interface RetrySource {
+  status: InvocationStatus;
+  functionName: string;
+  request: InvocationRequest | null;
+}
 
 /**
  * What lists show of a result, kept beside it in the record (`outcome`), so that a page of summaries
@@ -104,6 +117,19 @@ export class InvocationStore {
   async get(id: string): Promise<InvocationRecord | null> {
     const hash = await this.redis.hgetall(this.keys.invocation(id));
     return hash.status === undefined ? null : toRecord(hash);
+  }
+
+  /** Where an invocation stands and the request it was given, for a retry; null when there is no record. */
+  async retrySource(id: string): Promise<RetrySource | null> {
+    const [status, functionName, result] = await this.redis.hmget(this.keys.invocation(id), 'status', 'function', 'result');
+    if (!status) return null;
+    const request = parseJson<StoredResult>(result ?? undefined)?.request;
+    return { status: status as InvocationStatus, functionName: functionName ?? '', request: request ?? null };
+  }
+
+  /** Links a record to the invocation that re-drives it (a record that is gone stays gone). */
+  async setRetriedBy(id: string, retryId: string): Promise<void> {
+    await runScript(this.redis, UPDATE, [this.keys.invocation(id)], ['retriedBy', retryId]);
   }
 
   /**
@@ -242,6 +268,7 @@ export function recordFields(invocation: NewInvocation, now: number): Array<stri
   ];
   if (invocation.batchId) fields.push('batchId', invocation.batchId);
   if (invocation.traceId) fields.push('traceId', invocation.traceId);
+  if (invocation.retryOf) fields.push('retryOf', invocation.retryOf);
   if (invocation.callbackUrl) {
     fields.push('callbackUrl', invocation.callbackUrl, 'callbackFormat', invocation.callbackFormat ?? 'record');
     const pending: CallbackState = { status: 'pending', url: invocation.callbackUrl, attempts: 0 };
@@ -316,6 +343,8 @@ function toRecord(hash: Record<string, string>): InvocationRecord {
     logTruncated: result?.logTruncated ?? false,
     worker: hash.worker ?? null,
     batchId: hash.batchId ?? null,
+    retryOf: hash.retryOf ?? null,
+    retriedBy: hash.retriedBy ?? null,
     traceId: hash.traceId ?? null,
     callback: parseJson<CallbackState>(hash.callback),
   };

@@ -15,7 +15,7 @@ import type { Logger } from '../../telemetry/logger.js';
 import type { Telemetry } from '../../telemetry/telemetry.js';
 import { extractContext, markError } from '../../telemetry/tracing.js';
 import { INVOCATIONS_QUEUE } from '../../redis/redis-keys.js';
-import { finishInvocation, type FinishDeps } from '../../redis/finish-invocation.js';
+import { finishInvocation, keepingRequest, type FinishDeps } from '../../redis/finish-invocation.js';
 import type { InvocationStore, RunIdentity } from '../../redis/invocation-store.js';
 import type { LogStore } from '../../redis/log-store.js';
 import { didRun, unrunResult } from '../../redis/unrun-result.js';
@@ -111,7 +111,7 @@ async function processInSpan(
     const e = unknown ?? new PidboxError('FUNCTION_NOT_FOUND', `no function named "${data.functionName}"`);
     markError(span, e.code, e.message);
     log.warn('invocation failed before it ran', { code: e.code, error: e.message });
-    await finishInvocation(deps, id, data.functionName, unrunResult('failed', e.code, e.message), data.batchId);
+    await finishInvocation(deps, id, data.functionName, keepingRequest(unrunResult('failed', e.code, e.message), data.request), data.batchId);
     deps.telemetry.metrics.invocations.inc({ function: data.functionName, outcome: 'failed' });
     return;
   }
@@ -123,7 +123,7 @@ async function processInSpan(
       case 'final':
         return; // cancelled while queued: nothing to run
       case 'cancel':
-        await finishInvocation(deps, id, fn.name, unrunResult('cancelled', 'INVOCATION_CANCELLED', 'the invocation was cancelled'), data.batchId);
+        await finishInvocation(deps, id, fn.name, keepingRequest(unrunResult('cancelled', 'INVOCATION_CANCELLED', 'the invocation was cancelled'), data.request), data.batchId);
         markError(span, 'INVOCATION_CANCELLED', 'cancelled while queued');
         deps.telemetry.metrics.invocations.inc({ function: fn.name, outcome: 'cancelled' });
         return;
@@ -176,7 +176,7 @@ async function processInSpan(
  * refuses this worker's completion of the job the same way (its lock token is no longer the job's).
  */
 async function finishRun(deps: InvocationDeps, data: InvocationJob, functionName: string, result: FunctionResult, self: RunIdentity, log: Logger): Promise<boolean> {
-  const outcome = await finishInvocation(deps, data.invocationId, functionName, result, data.batchId, self);
+  const outcome = await finishInvocation(deps, data.invocationId, functionName, keepingRequest(result, data.request), data.batchId, self);
   if (outcome.kind !== 'stale') return true;
   log.warn('a late result was dropped', {
     attempt: self.attempt,

@@ -10,7 +10,8 @@ import { createNodeBuilder } from '../runtimes/node-build.js';
 import { openSandboxHost } from '../sandbox/sandbox-host.js';
 import { resolveLimits } from '../invoke/run-function.js';
 import { SandboxPool } from '../invoke/sandbox-pool.js';
-import { finishInvocation } from '../../redis/finish-invocation.js';
+import type { InvocationRequest } from '../../contracts/invocation.js';
+import { finishInvocation, keepingRequest } from '../../redis/finish-invocation.js';
 import { openQueues } from '../../redis/invocation-queues.js';
 import { InvocationStore } from '../../redis/invocation-store.js';
 import { LogStore } from '../../redis/log-store.js';
@@ -107,7 +108,9 @@ export async function startWorker(config: WorkerConfig, telemetry?: Telemetry): 
       .then((job) => {
         const functionName = (job?.data as { functionName?: string } | undefined)?.functionName ?? job?.name ?? '';
         const batchId = (job?.data as { batchId?: string } | undefined)?.batchId;
-        return finishInvocation(deps, jobId, functionName, unrunResult('failed', code, message), batchId).then((outcome) => {
+        const request = (job?.data as { request?: InvocationRequest } | undefined)?.request;
+        const result = unrunResult('failed', code, message);
+        return finishInvocation(deps, jobId, functionName, request ? keepingRequest(result, request) : result, batchId).then((outcome) => {
           if (outcome.kind === 'finished') metrics.invocations.inc({ function: functionName, outcome: 'failed' });
         });
       })

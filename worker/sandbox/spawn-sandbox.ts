@@ -202,6 +202,10 @@ export function spawnSandbox(host: SandboxHost, options: SandboxOptions = {}): S
         infoFd: INFO_FD,
       })), {
         stdio: ['pipe', 'pipe', 'pipe', 'pipe', options.resultChannel ? 'pipe' : 'ignore', seccompFd, 'pipe'],
+        // A session of its own (setsid(2)) for bubblewrap too, not only for the init (--new-session):
+        // in the worker's process group, the terminal's Ctrl-C would kill bubblewrap, and with it
+        // (--die-with-parent) the function, before the worker's graceful shutdown could let it finish.
+        detached: true,
         env: {},
         uid: slot.uid,
         gid: slot.gid,
