@@ -13,7 +13,7 @@ import { FINAL_STATUSES, type InvocationStatus } from '../contracts/invocation.j
 import type { InvocationRecord } from '../contracts/invocation-record.js';
 import { startEmbeddedRedis } from '../dev/embedded-redis.js';
 import { closeRedisClient, createRedisClient } from '../redis/redis-client.js';
-import { redisKeys } from '../redis/redis-keys.js';
+import { INVOCATIONS_QUEUE, redisKeys, type RedisKeys } from '../redis/redis-keys.js';
 import { DEFAULT_RUN_DIR } from '../worker/sandbox/sandbox-host.js';
 import { leftoverCgroups } from '../test/support/cgroups.js';
 import { isAlive, pidNamespaceOf } from '../test/support/processes.js';
@@ -77,6 +77,15 @@ export interface SoakResult {
   /** Redis INFO used_memory, bytes: before the first invocation and once every one finished. */
   redisMemoryStart: number;
   redisMemoryEnd: number;
+  /**
+   * Keys that would stay in Redis for ever once every invocation finished: records or logs without an
+   * expiry, BullMQ job hashes of invocations (none, when retention works).
+   */
+  unbounded: string[];
+  /** Records and logs found with an expiry at the end (at least one per accepted invocation). */
+  expiring: number;
+  /** Workers that exited though nobody stopped them, with how and what they said last (none, when all is well). */
+  workerExits: string[];
   /** What the stopped workers left: processes, cgroups or run folders (none, when all is well). */
   leftovers: string[];
   /** Accepted invocations by status at the end (`missing`: no record). */
@@ -111,15 +120,32 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakResult> {
     PIDBOX_LOCK_DURATION_MS: String(options.lockDurationMs ?? 10_000),
     PIDBOX_STALLED_INTERVAL_MS: String(options.stalledIntervalMs ?? 2000),
   };
+  const started = performance.now();
   const workers: WorkerProcess[] = [];
   let gateway: GatewayProcess | null = null;
+  const killed = new Set<number>();
+  const workerExits: string[] = [];
+  let stopping = false;
+  /** Starts a worker, and notes it if it ever exits before the soak stops it. */
+  const startWorker = async (): Promise<WorkerProcess> => {
+    const worker = await spawnWorker(workerEnv);
+    workers.push(worker);
+    void worker.exited.then(({ code, signal }) => {
+      if (stopping || killed.has(worker.pid)) return;
+      const said = worker.output().trim().split('\n').slice(-5).join(' | ');
+      const line = `worker ${worker.pid} exited by itself (${signal ?? `code ${code}`}) at ${((performance.now() - started) / 1000).toFixed(1)} s: ${said}`;
+      workerExits.push(line);
+      log(line);
+    });
+    return worker;
+  };
   // The soak's own view of Redis: statuses while it waits, used_memory; it reconnects as pidbox's do.
   const client = createRedisClient(redis.url, { name: 'pidbox-soak', log: { error: () => {} } });
   const keys = redisKeys(PREFIX);
-  const started = performance.now();
   try {
     gateway = await spawnGateway(env);
-    workers.push(await spawnWorker(workerEnv), await spawnWorker(workerEnv));
+    await startWorker();
+    await startWorker();
     const workerRssStart = workers.map((w) => rssOf(w.pid));
     const redisMemoryStart = await usedMemory(client);
     log(`redis ${redis.pid}, gateway ${gateway.pid}, workers ${workers.map((w) => w.pid).join(' and ')}; ${count} invocations, ${inFlight} in flight`);
@@ -128,28 +154,34 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakResult> {
     const retriedBy: Record<string, number> = {};
     const waiter = new FinishWaiter(client, keys.invocation);
     const faults: Promise<void>[] = [];
+    // Awaited once every invocation is in; marked handled now, so that a failure is not an unhandled rejection meanwhile.
+    const fault = (run: () => Promise<void>): void => {
+      const p = run();
+      p.catch(() => {});
+      faults.push(p);
+    };
     let next = 0;
     let lastReport = 0;
     const afterAccepted = (): void => {
       const accepted = ids.length;
       if (accepted === killWorkerAfter) {
-        faults.push((async () => {
+        fault(async () => {
           const victim = workers[0]!;
+          killed.add(victim.pid);
           victim.child.kill('SIGKILL');
           await victim.exited;
           log(`${accepted} accepted: worker ${victim.pid} SIGKILLed`);
-          const replacement = await spawnWorker(workerEnv);
-          workers.push(replacement);
+          const replacement = await startWorker();
           log(`worker ${replacement.pid} started in its place`);
-        })());
+        });
       }
       if (accepted === restartRedisAfter) {
-        faults.push((async () => {
+        fault(async () => {
           const before = redis.pid;
           const t = performance.now();
           await redis.restart();
           log(`${accepted} accepted: redis-server restarted (${before} → ${redis.pid}, ${Math.round(performance.now() - t)} ms down)`);
-        })());
+        });
       }
       if (accepted - lastReport >= Math.max(100, Math.floor(count / 10))) {
         lastReport = accepted;
@@ -157,10 +189,13 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakResult> {
       }
     };
     const submitOne = async (lane: Lane): Promise<string> => {
+      // An outage of Redis lasts a second or two; a gateway that refuses for a minute is broken.
+      const until = Date.now() + 60_000;
       for (;;) {
         const reason = await submit(gateway!.url, lane).then((id) => ({ id }), (error: Error) => ({ error }));
         if ('id' in reason) return reason.id;
         if (!(reason.error instanceof Retryable)) throw reason.error;
+        if (Date.now() > until) throw new Error(`the gateway refused a submission for a minute (${reason.error.message}): ${gateway!.output().slice(-2000)}`);
         retriedBy[reason.error.message] = (retriedBy[reason.error.message] ?? 0) + 1;
         await delay(retryDelayMs);
       }
@@ -182,6 +217,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakResult> {
     const records = await readRecords(gateway.url, ids);
     const workerRssEnd = workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null).map((w) => rssOf(w.pid));
     const redisMemoryEnd = await usedMemory(client);
+    const { unbounded, expiring } = await retentionOf(client, keys);
     const wallMs = performance.now() - started;
     const statuses: Record<string, number> = {};
     for (const r of records) statuses[r?.status ?? 'missing'] = (statuses[r?.status ?? 'missing'] ?? 0) + 1;
@@ -191,6 +227,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakResult> {
     const first = Math.min(...finals.map((r) => Date.parse(r.createdAt)));
     const last = Math.max(...finals.map((r) => Date.parse(r.finishedAt ?? r.createdAt)));
 
+    stopping = true;
     await stopAll(gateway, workers);
     const leftovers = await leftoversOf(workers, finals);
     return {
@@ -212,10 +249,14 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakResult> {
       workerRssEnd,
       redisMemoryStart,
       redisMemoryEnd,
+      unbounded,
+      expiring,
+      workerExits,
       leftovers,
       statuses,
     };
   } finally {
+    stopping = true;
     await stopAll(gateway, workers);
     await closeRedisClient(client);
     await redis.stop();
@@ -239,7 +280,9 @@ export function formatSoak(r: SoakResult): string {
     ['latency p99', `${r.p99Ms} ms`],
     ['worker RSS', `${r.workerRssStart.map(mb).join(' + ')} at start → ${r.workerRssEnd.map(mb).join(' + ')} at end`],
     ['Redis used_memory', `${mb(r.redisMemoryStart)} at start → ${mb(r.redisMemoryEnd)} at end (every record kept)`],
+    ['kept for ever', r.unbounded.length === 0 ? `nothing (${r.expiring} records and logs, each with an expiry; no BullMQ job left)` : `${r.unbounded.length} keys, such as ${r.unbounded.slice(0, 3).join(', ')}`],
     ['wall time', `${(r.wallMs / 1000).toFixed(0)} s`],
+    ['workers that died by themselves', r.workerExits.length === 0 ? 'none' : r.workerExits.join('; ')],
     ['left behind', r.leftovers.length === 0 ? 'nothing' : r.leftovers.join(', ')],
   ];
   return rows.map(([what, value]) => `| ${what} | ${value} |`).join('\n');
@@ -368,6 +411,37 @@ async function leftoversOf(workers: WorkerProcess[], records: InvocationRecord[]
   }
   for (const name of names) found.push(...leftoverCgroups(name));
   if (existsSync(DEFAULT_RUN_DIR)) found.push(...readdirSync(DEFAULT_RUN_DIR).filter((n) => names.some((name) => n.startsWith(name))).map((n) => join(DEFAULT_RUN_DIR, n)));
+  return found;
+}
+
+/** Records and logs without an expiry, and invocation jobs BullMQ kept (every invocation has finished). */
+async function retentionOf(redis: Redis, keys: RedisKeys): Promise<{ unbounded: string[]; expiring: number }> {
+  const found: string[] = [];
+  let expiring = 0;
+  const records = await scan(redis, keys.invocation('*'));
+  for (let i = 0; i < records.length; i += 1000) {
+    const batch = records.slice(i, i + 1000);
+    const pipeline = redis.pipeline();
+    for (const key of batch) pipeline.ttl(key);
+    const replies = (await pipeline.exec()) ?? [];
+    replies.forEach(([, ttl], j) => {
+      if (ttl === -1) found.push(batch[j]!);
+      else if (typeof ttl === 'number' && ttl > 0) expiring++;
+    });
+  }
+  const jobs = await scan(redis, `${keys.bullPrefix}:${INVOCATIONS_QUEUE}:*`);
+  found.push(...jobs.filter((key) => /:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(key)));
+  return { unbounded: found, expiring };
+}
+
+async function scan(redis: Redis, match: string): Promise<string[]> {
+  const found: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', match, 'COUNT', 1000);
+    cursor = next;
+    found.push(...batch);
+  } while (cursor !== '0');
   return found;
 }
 

@@ -25,4 +25,4 @@ console.log('');
 console.log('| what | figure |');
 console.log('| --- | --- |');
 console.log(formatSoak(result));
-if (result.lost > 0 || result.leftovers.length > 0) process.exitCode = 1;
+if (result.lost > 0 || result.unbounded.length > 0 || result.workerExits.length > 0 || result.leftovers.length > 0) process.exitCode = 1;

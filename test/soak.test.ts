@@ -27,5 +27,8 @@ test('a soak with a worker killed and Redis restarted loses no invocation and le
   assert.ok(lines.some((l) => /redis-server restarted/.test(l)), context);
   assert.equal(result.workerRssStart.length, 2);
   assert.equal(result.workerRssEnd.length, 2);
+  assert.deepEqual(result.unbounded, [], context);
+  assert.ok(result.expiring >= result.accepted, context);
+  assert.deepEqual(result.workerExits, [], context);
   assert.deepEqual(result.leftovers, [], context);
 });
