@@ -3,7 +3,7 @@
 // the worker's config.
 import { parseNetwork, type Network } from '../callbacks/callback-address.js';
 import { z } from 'zod';
-import { integerVar, invalidConfig, listVar, optionalStringVar, readEnv, stringVar } from './config-values.js';
+import { integerVar, invalidConfig, listVar, optionalIntegerVar, optionalStringVar, readEnv, stringVar } from './config-values.js';
 import { parseClusterSeeds } from '../redis/cluster-seeds.js';
 import { parseRedisUrl } from '../redis/redis-url.js';
 
@@ -24,11 +24,23 @@ export interface QueueConfig {
   redisCluster: string | null;
   /** Prefix of every key pidbox writes, the BullMQ queues' included. Env PIDBOX_REDIS_PREFIX. Default: `pidbox`. */
   prefix: string;
-  /** How long a succeeded invocation stays inspectable. Env PIDBOX_KEEP_SUCCEEDED_SECONDS. Default: 86400 (a day). */
+  /**
+   * The one retention setting: how long records, logs and batches are kept; the three below default
+   * from it. Env PIDBOX_RECORD_TTL_S. Default: 86400 (a day).
+   */
+  recordTtlSeconds: number;
+  /** How long a succeeded invocation stays inspectable. Env PIDBOX_KEEP_SUCCEEDED_SECONDS. Default: PIDBOX_RECORD_TTL_S (a day). */
   keepSucceededSeconds: number;
-  /** How long a failed, timed-out or cancelled invocation stays inspectable. Env PIDBOX_KEEP_FAILED_SECONDS. Default: 604800 (a week). */
+  /**
+   * How long a failed, timed-out or cancelled invocation stays inspectable (and its BullMQ job, for
+   * re-driving). Env PIDBOX_KEEP_FAILED_SECONDS. Default: 7 × PIDBOX_RECORD_TTL_S (a week).
+   */
   keepFailedSeconds: number;
-  /** How long a record that is not finished is kept after its last change. Env PIDBOX_KEEP_PENDING_SECONDS. Default: 604800. */
+  /**
+   * How long a record that is not finished is kept after its last change (and a log, and a batch,
+   * until their invocations finish). Env PIDBOX_KEEP_PENDING_SECONDS. Default: 7 × PIDBOX_RECORD_TTL_S
+   * (a week), at least 60.
+   */
   keepPendingSeconds: number;
   /**
    * Most entries kept in each list of recent invocations (`GET /invocations`: all of them, each
@@ -60,6 +72,14 @@ export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 /** What `pidbox dev` lets callbacks reach: receivers on the same machine. */
 export const LOOPBACK_NETWORKS = '127.0.0.0/8,::1/128';
 const PREFIX = /^[A-Za-z0-9_.-]{1,64}$/;
+/**
+ * Failures and unfinished records are kept this many times longer than successes: a failure is
+ * rare and is what someone comes back to look at (and re-drive), and a record still queued must
+ * outlive any backlog, so both scale with PIDBOX_RECORD_TTL_S instead of sitting at a fixed week.
+ */
+export const KEEP_LONGER_FACTOR = 7;
+/** Shortest life of an unfinished record: it must outlast a queue's ordinary wait. */
+const MIN_KEEP_PENDING_SECONDS = 60;
 
 /** The variables of QueueConfig, each with its check and default (README, "Configuration"). */
 export function queueVariables(defaults: QueueDefaults = {}) {
@@ -72,9 +92,11 @@ export function queueVariables(defaults: QueueDefaults = {}) {
     PIDBOX_REDIS_PREFIX: stringVar('pidbox').pipe(
       z.string().regex(PREFIX, { error: (issue) => `must be 1 to 64 letters, digits, "_", "." or "-", got "${String(issue.input)}"` }),
     ),
-    PIDBOX_KEEP_SUCCEEDED_SECONDS: integerVar(86_400, 1),
-    PIDBOX_KEEP_FAILED_SECONDS: integerVar(604_800, 1),
-    PIDBOX_KEEP_PENDING_SECONDS: integerVar(604_800, 60),
+    PIDBOX_RECORD_TTL_S: integerVar(86_400, 1),
+    // Unset, each follows PIDBOX_RECORD_TTL_S (loadQueueConfig).
+    PIDBOX_KEEP_SUCCEEDED_SECONDS: optionalIntegerVar(1),
+    PIDBOX_KEEP_FAILED_SECONDS: optionalIntegerVar(1),
+    PIDBOX_KEEP_PENDING_SECONDS: optionalIntegerVar(MIN_KEEP_PENDING_SECONDS),
     PIDBOX_LIST_MAX_ENTRIES: integerVar(10_000, 1, 10_000_000),
     PIDBOX_CALLBACK_ATTEMPTS: integerVar(5, 1, 100),
     PIDBOX_CALLBACK_BACKOFF_MS: integerVar(1000, 1),
@@ -87,14 +109,16 @@ export function loadQueueConfig(env: NodeJS.ProcessEnv, defaults: QueueDefaults 
   if (vars.REDIS_URL !== undefined && vars.PIDBOX_REDIS_CLUSTER !== undefined) {
     throw invalidConfig('PIDBOX_REDIS_CLUSTER', 'REDIS_URL is set too: set REDIS_URL for one Redis, or PIDBOX_REDIS_CLUSTER for a Redis Cluster, not both');
   }
+  const ttl = vars.PIDBOX_RECORD_TTL_S;
   return {
     redisUrl: vars.REDIS_URL ?? DEFAULT_REDIS_URL,
     redisUrlSet: vars.REDIS_URL !== undefined,
     redisCluster: vars.PIDBOX_REDIS_CLUSTER ?? null,
     prefix: vars.PIDBOX_REDIS_PREFIX,
-    keepSucceededSeconds: vars.PIDBOX_KEEP_SUCCEEDED_SECONDS,
-    keepFailedSeconds: vars.PIDBOX_KEEP_FAILED_SECONDS,
-    keepPendingSeconds: vars.PIDBOX_KEEP_PENDING_SECONDS,
+    recordTtlSeconds: ttl,
+    keepSucceededSeconds: vars.PIDBOX_KEEP_SUCCEEDED_SECONDS ?? ttl,
+    keepFailedSeconds: vars.PIDBOX_KEEP_FAILED_SECONDS ?? KEEP_LONGER_FACTOR * ttl,
+    keepPendingSeconds: vars.PIDBOX_KEEP_PENDING_SECONDS ?? Math.max(MIN_KEEP_PENDING_SECONDS, KEEP_LONGER_FACTOR * ttl),
     listMaxEntries: vars.PIDBOX_LIST_MAX_ENTRIES,
     callbackAttempts: vars.PIDBOX_CALLBACK_ATTEMPTS,
     callbackBackoffMs: vars.PIDBOX_CALLBACK_BACKOFF_MS,

@@ -1,5 +1,6 @@
 // A private redis-server for `pidbox dev`, the tests and the benchmark: a temporary directory, a
-// unix socket or a free port on 127.0.0.1, a random password, no persistence, and gone with its parent.
+// unix socket or a free port on 127.0.0.1, a random password, no persistence (or an append-only file,
+// for tests that restart it), and gone with its parent.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { accessSync, constants, rmSync } from 'node:fs';
@@ -17,6 +18,11 @@ export interface EmbeddedRedisOptions {
   command?: string;
   /** Longest wait for redis-server to accept connections. Default: 10000. */
   startTimeoutMs?: number;
+  /**
+   * Keep an append-only file in its directory (`appendonly yes`, fsync every second, as in
+   * compose.yaml), so that `restart()` comes back with the data. Default: false (no persistence).
+   */
+  appendOnly?: boolean;
 }
 
 export interface EmbeddedRedis {
@@ -25,11 +31,18 @@ export interface EmbeddedRedis {
    * or `redis://:…@127.0.0.1:PORT`. Show it with `redact()` (redis/redis-url.ts).
    */
   readonly url: string;
+  /** The current redis-server's pid (a new one after `restart()`). */
   readonly pid: number;
-  /** The temporary directory (socket, and nothing else: persistence is off). */
+  /** The temporary directory (socket, and the append-only file when `appendOnly`). */
   readonly dir: string;
   /** Directories of embedded Redis servers whose owner was killed (see owned-temp-dir.ts), removed before this one started. */
   readonly orphansRemoved: string[];
+  /**
+   * Stops redis-server (SIGTERM: it writes out its append-only file and exits) and starts it again
+   * on the same socket or port, directory and password: what clients see is an outage, then the
+   * same server back. Resolves once it accepts connections again.
+   */
+  restart(): Promise<void>;
   /** Stops redis-server (SIGTERM, then SIGKILL after 3 s) and removes its directory; safe to call twice. */
   stop(): Promise<void>;
   /** For a process about to exit at once: SIGKILLs redis-server and removes its directory, synchronously. */
@@ -54,7 +67,8 @@ export async function startEmbeddedRedis(options: EmbeddedRedisOptions = {}): Pr
   // A free port can be taken between our probe and redis-server's bind: try again with another.
   for (let attempt = 1; ; attempt++) {
     try {
-      return { ...(await startOnce(command, options)), orphansRemoved };
+      // Not a spread: that would copy `pid` once, and it changes with `restart()`.
+      return Object.assign(await startOnce(command, options), { orphansRemoved });
     } catch (error) {
       if (attempt >= 5 || !String((error as Error).message).includes('Address already in use')) throw error;
     }
@@ -69,14 +83,49 @@ async function startOnce(command: string, options: EmbeddedRedisOptions): Promis
   // A new password each start: a function's sandbox, or anyone else on the machine who reaches the
   // port, gets NOAUTH. 32 random bytes, as hex so that it needs no escaping in a URL.
   const password = randomBytes(32).toString('hex');
-  // `-` reads the rest of the configuration from stdin: the password never shows in argv
-  // (/proc/PID/cmdline is readable by every user on the machine).
   const args = [
     '-',
     '--port', String(port), '--bind', '127.0.0.1',
     ...(unix ? ['--unixsocket', socket, '--unixsocketperm', '700'] : []),
-    '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no', '--logfile', '',
+    '--save', '', '--appendonly', options.appendOnly ? 'yes' : 'no', '--dir', dir, '--daemonize', 'no', '--logfile', '',
   ];
+  const url = unix ? `unix://${socket}?password=${password}` : `redis://:${password}@127.0.0.1:${port}`;
+  const startTimeoutMs = options.startTimeoutMs ?? 10_000;
+  let child: ChildProcess;
+  try {
+    child = await spawnReady(command, args, password, startTimeoutMs);
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+  let stopping: Promise<void> | null = null;
+  return {
+    url,
+    get pid() {
+      return child.pid!;
+    },
+    dir,
+    async restart() {
+      if (stopping) throw new Error('redis-server is stopped');
+      await stopChild(child);
+      // The port was ours a moment ago; redis-server binds with SO_REUSEADDR, so no TIME_WAIT is in the way.
+      child = await spawnReady(command, args, password, startTimeoutMs);
+    },
+    stop() {
+      stopping ??= stopChild(child).then(() => rmSync(dir, { recursive: true, force: true }));
+      return stopping;
+    },
+    killNow() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Starts redis-server with `args` and the password on stdin; resolves once it accepts connections. */
+async function spawnReady(command: string, args: string[], password: string, timeoutMs: number): Promise<ChildProcess> {
+  // `-` in `args` reads the rest of the configuration from stdin: the password never shows in argv
+  // (/proc/PID/cmdline is readable by every user on the machine).
   // setpriv --pdeathsig: redis-server gets SIGKILL when we die, even by SIGKILL (prctl(2),
   // PR_SET_PDEATHSIG): an embedded Redis never outlives its owner. `detached`: a session of its own
   // (setsid(2)), out of the terminal's process group, so that Ctrl-C reaches its owner alone, which
@@ -89,31 +138,16 @@ async function startOnce(command: string, options: EmbeddedRedisOptions): Promis
   // A redis-server that exits before it reads stdin must not become an EPIPE thrown here.
   child.stdin!.on('error', () => {});
   child.stdin!.end(`requirepass ${password}\n`);
-  const url = unix ? `unix://${socket}?password=${password}` : `redis://:${password}@127.0.0.1:${port}`;
   try {
-    await untilReady(child, options.startTimeoutMs ?? 10_000);
+    await untilReady(child, timeoutMs);
   } catch (error) {
     await stopChild(child);
-    rmSync(dir, { recursive: true, force: true });
     throw error;
   }
   // Its output is not needed any more; keep reading so a full pipe never blocks it.
   child.stdout?.resume();
   child.stderr?.resume();
-  let stopping: Promise<void> | null = null;
-  return {
-    url,
-    pid: child.pid!,
-    dir,
-    stop() {
-      stopping ??= stopChild(child).then(() => rmSync(dir, { recursive: true, force: true }));
-      return stopping;
-    },
-    killNow() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return child;
 }
 
 function untilReady(child: ChildProcess, timeoutMs: number): Promise<void> {

@@ -34,6 +34,18 @@ export function openQueues(redis: RedisClient, keys: RedisKeys): InvocationQueue
 }
 
 /**
+ * Most failed jobs BullMQ keeps per queue, besides their age (`keepFailedSeconds`): the record holds
+ * what a failure was (and what re-driving needs), so under a storm of failures BullMQ's copies are
+ * cut by number too, and Redis memory stays bounded however fast jobs fail.
+ */
+export const MAX_FAILED_JOBS_KEPT = 10_000;
+
+/** How BullMQ forgets a job: at once when it completed, by age and number when it failed. */
+export function jobRetention(config: Pick<QueueConfig, 'keepFailedSeconds'>): Pick<JobsOptions, 'removeOnComplete' | 'removeOnFail'> {
+  return { removeOnComplete: true, removeOnFail: { age: config.keepFailedSeconds, count: MAX_FAILED_JOBS_KEPT } };
+}
+
+/**
  * Options of one invocation's job: its id is the invocation id; `retries` of function.json become
  * attempts with exponential backoff (`retryBackoffMs`, then twice that, …). The record holds the
  * result, so BullMQ forgets a completed job at once.
@@ -43,8 +55,7 @@ export function invocationJobOptions(id: string, retries: number, retryBackoffMs
     jobId: id,
     attempts: retries + 1,
     backoff: { type: 'exponential', delay: retryBackoffMs },
-    removeOnComplete: true,
-    removeOnFail: { age: config.keepFailedSeconds },
+    ...jobRetention(config),
   };
 }
 
@@ -69,7 +80,6 @@ export async function enqueueCallback(
     jobId: `callback-${invocationId}`,
     attempts: config.callbackAttempts,
     backoff: { type: 'exponential', delay: config.callbackBackoffMs },
-    removeOnComplete: true,
-    removeOnFail: { age: config.keepFailedSeconds },
+    ...jobRetention(config),
   });
 }
