@@ -4,13 +4,13 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { FORWARDED_SIGNALS } from '../contracts/forwarded-signals.js';
+import { freePort } from '../dev/embedded-redis.js';
 import type { InvocationRecord } from '../contracts/invocation-record.js';
 import { REPO_ROOT } from './helpers/paths.js';
 import { FIXTURES, SAMPLES } from './support/pidbox-stack.js';
@@ -30,17 +30,6 @@ let dev: ChildProcess;
 let devOutput = '';
 let url: string;
 let port: number;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 function addFunction(name: string, files: Record<string, string>): void {
   const dir = join(functionsDir, name);

@@ -3,10 +3,9 @@
 // killed and started again on the same port and folder, as an operator restarts Redis.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findExecutable } from '../../dev/embedded-redis.js';
+import { findExecutable, freePort } from '../../dev/embedded-redis.js';
 import { isAlive } from './processes.js';
 
 export interface RedisNodeOptions {
@@ -112,13 +111,3 @@ export async function startRedisNode(options: RedisNodeOptions): Promise<RedisNo
   };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
