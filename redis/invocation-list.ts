@@ -3,11 +3,11 @@
 // status or function of the set is skipped, and pruned from the set on the way, so that the lists
 // shrink as records expire even when nothing else touches them.
 import type { RedisClient } from './redis-client.js';
-import type { InvocationStatus } from '../contracts/invocation.js';
+import { FINAL_STATUSES, type InvocationStatus } from '../contracts/invocation.js';
 import type { InvocationSummary } from '../contracts/invocation-list.js';
 import { indexEntry, parseIndexEntry, PRUNE, type IndexFilter } from './invocation-index.js';
 import type { StoredOutcome, StoredResult } from './invocation-store.js';
-import { outcomeOf } from './invocation-store.js';
+import { outcomeOf, parseJson, recordHeader } from './invocation-store.js';
 import type { RedisKeys } from './redis-keys.js';
 import { runScript } from './run-script.js';
 
@@ -104,21 +104,13 @@ async function prune(redis: RedisClient, keys: RedisKeys, set: string, filter: I
 
 async function toSummary(redis: RedisClient, keys: RedisKeys, hash: Record<string, string>): Promise<InvocationSummary> {
   let outcome = parseJson<StoredOutcome>(hash.outcome);
-  if (outcome === null && FINAL.has(hash.status!)) {
+  if (outcome === null && FINAL_STATUSES.includes(hash.status as InvocationStatus)) {
     // Finished by a version that kept no outcome: read it from the result, once.
     const result = parseJson<StoredResult>((await redis.hget(keys.invocation(hash.id!), 'result')) ?? undefined);
     if (result) outcome = outcomeOf(result);
   }
-  const time = (field: string | undefined): string | null => (field ? new Date(Number(field)).toISOString() : null);
   return {
-    id: hash.id!,
-    function: hash.function ?? '',
-    status: hash.status as InvocationStatus,
-    attempts: Number(hash.attempts ?? 0),
-    maxAttempts: Number(hash.maxAttempts ?? 1),
-    createdAt: time(hash.createdAt) ?? new Date(0).toISOString(),
-    startedAt: time(hash.startedAt),
-    finishedAt: time(hash.finishedAt),
+    ...recordHeader(hash),
     timings: {
       queuedMs: hash.queuedMs === undefined ? null : Number(hash.queuedMs),
       startMs: outcome?.startMs ?? null,
@@ -130,13 +122,4 @@ async function toSummary(redis: RedisClient, keys: RedisKeys, hash: Record<strin
   };
 }
 
-const FINAL = new Set(['succeeded', 'failed', 'timed_out', 'cancelled']);
 
-function parseJson<T>(text: string | undefined): T | null {
-  if (text === undefined || text === '') return null;
-  try {
-    return JSON.parse(text) as T;
-  } catch {
-    return null;
-  }
-}

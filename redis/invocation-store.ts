@@ -301,10 +301,24 @@ function settledOutcome(reply: string[]): SettledOutcome {
   return outcome;
 }
 
+/** The fields a record and a list's summary of it share, as the record's hash holds them. */
+export function recordHeader(hash: Record<string, string>): Pick<InvocationRecord, 'id' | 'function' | 'status' | 'attempts' | 'maxAttempts' | 'createdAt' | 'startedAt' | 'finishedAt'> {
+  const time = (field: string | undefined): string | null => (field ? new Date(Number(field)).toISOString() : null);
+  return {
+    id: hash.id ?? '',
+    function: hash.function ?? '',
+    status: hash.status as InvocationStatus,
+    attempts: Number(hash.attempts ?? 0),
+    maxAttempts: Number(hash.maxAttempts ?? 1),
+    createdAt: time(hash.createdAt) ?? new Date(0).toISOString(),
+    startedAt: time(hash.startedAt),
+    finishedAt: time(hash.finishedAt),
+  };
+}
+
 function toRecord(hash: Record<string, string>): InvocationRecord {
   const result = parseJson<StoredResult>(hash.result);
   const live = parseJson<{ hostPid: number; pidNamespace: string }>(hash.sandbox);
-  const time = (field: string | undefined): string | null => (field ? new Date(Number(field)).toISOString() : null);
   const ran = result !== null && didRun(result);
   const sandbox = result
     ? {
@@ -320,14 +334,7 @@ function toRecord(hash: Record<string, string>): InvocationRecord {
       ? { pidNamespace: live.pidNamespace, hostPid: live.hostPid, zombiesReaped: null, peakProcesses: null, cpuMs: null, memoryPeakBytes: null, prestarted: null }
       : null;
   return {
-    id: hash.id ?? '',
-    function: hash.function ?? '',
-    status: hash.status as InvocationStatus,
-    attempts: Number(hash.attempts ?? 0),
-    maxAttempts: Number(hash.maxAttempts ?? 1),
-    createdAt: time(hash.createdAt) ?? new Date(0).toISOString(),
-    startedAt: time(hash.startedAt),
-    finishedAt: time(hash.finishedAt),
+    ...recordHeader(hash),
     request: { method: hash.method ?? 'POST', path: hash.path ?? '/' },
     response: result ? renderResponse(result.response) : null,
     exit: ran ? result!.exit : null,
@@ -367,7 +374,8 @@ export function renderResponse(response: FunctionResult['response']): RecordResp
   return { status: response.status, headers: response.headers, body: response.bodyBase64, bodyEncoding: 'base64' };
 }
 
-function parseJson<T>(text: string | undefined): T | null {
+/** A JSON field of a record's hash; null when it is missing or not JSON. */
+export function parseJson<T>(text: string | undefined): T | null {
   if (text === undefined || text === '') return null;
   try {
     return JSON.parse(text) as T;
