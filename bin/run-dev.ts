@@ -56,6 +56,17 @@ export async function runDev(env: NodeJS.ProcessEnv): Promise<number> {
     if (gatewayConfig.apiKeys.length > 0) devDir = makeOwnedTempDir(DEV_DIR_PREFIX);
     worker = await startWorker(workerConfig, telemetry);
     gateway = await startGateway(gatewayConfig, telemetry);
+    // Listening for signals before the banner says it is ready: a signal sent as soon as the banner
+    // shows must find the graceful stop in place, not the default action.
+    const shutdown = untilShutdown(NAME, {
+      waitsFor: `running invocations get up to ${workerConfig.shutdownGraceMs} ms to finish`,
+      // Sandboxes die with the process (bubblewrap's --die-with-parent); their folders and cgroups
+      // go when the next worker starts. What is ours to remove goes now.
+      onForce: () => {
+        redis?.killNow();
+        if (devDir) rmSync(devDir, { recursive: true, force: true });
+      },
+    });
     printBanner(gateway, {
       apiKeyFiles: devDir ? writeApiKeyFiles(devDir, gatewayConfig.apiKeys[0]!) : null,
       functionsDir: gatewayConfig.functionsDir,
@@ -65,18 +76,12 @@ export async function runDev(env: NodeJS.ProcessEnv): Promise<number> {
       callbackNetworks: workerConfig.queue.callbackAllowNetworks.map(formatNetwork),
       tracing: telemetry.tracing.enabled,
     });
-    await untilShutdown(NAME, {
-      waitsFor: `running invocations get up to ${workerConfig.shutdownGraceMs} ms to finish`,
-      // Sandboxes die with the process (bubblewrap's --die-with-parent); their folders and cgroups
-      // go when the next worker starts. What is ours to remove goes now.
-      onForce: () => {
-        redis?.killNow();
-        if (devDir) rmSync(devDir, { recursive: true, force: true });
-      },
-    });
+    await shutdown;
     return 0;
   } finally {
-    await Promise.all([gateway?.close(), worker?.close()]);
+    // Redis and the folders go even when closing the gateway or the worker fails.
+    const closed = await Promise.allSettled([gateway?.close(), worker?.close()]);
+    for (const step of closed) if (step.status === 'rejected') telemetry.log.error('stopping failed', { error: String(step.reason) });
     await redis?.stop();
     if (devDir) rmSync(devDir, { recursive: true, force: true });
     await telemetry.tracing.shutdown();

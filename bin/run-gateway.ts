@@ -11,10 +11,12 @@ export async function runGateway(env: NodeJS.ProcessEnv): Promise<number> {
   const telemetry = await startTelemetry(env, 'gateway');
   warnAboutFunctionsDir(config.functionsDir, telemetry.log);
   const gateway = await startGateway(config, telemetry);
+  // Signals are listened for before the lines that say it is ready.
+  const shutdown = untilShutdown('pidbox gateway', { waitsFor: `callers waiting for an answer get up to ${config.shutdownGraceMs} ms` });
   console.log(`pidbox gateway: listening on ${listeningOn(config.host, gateway.port)} (redis ${describeRedis(config.queue)}, functions ${config.functionsDir})`);
   if (config.apiKeys.length === 0) console.log('pidbox gateway: open: PIDBOX_API_KEYS is not set, so no API key is asked for');
   if (telemetry.tracing.enabled) console.log('pidbox gateway: tracing on (OTLP)');
-  await untilShutdown('pidbox gateway', { waitsFor: `callers waiting for an answer get up to ${config.shutdownGraceMs} ms` });
+  await shutdown;
   await gateway.close();
   await telemetry.tracing.shutdown();
   return 0;

@@ -16,8 +16,10 @@ export async function runWorker(env: NodeJS.ProcessEnv): Promise<number> {
   // Before the worker, so a port in use stops it before it takes any job.
   const metrics = await startMetricsServer(telemetry.metrics, config.metricsHost, config.metricsPort);
   const worker = await startWorker(config, telemetry);
+  // Signals are listened for before the line that says it is ready.
+  const shutdown = untilShutdown('pidbox worker', { waitsFor: `running invocations get up to ${config.shutdownGraceMs} ms to finish` });
   console.log(`pidbox worker: ${worker.name} runs up to ${config.concurrency} invocations at once (redis ${describeRedis(config.queue)}, functions ${config.functionsDir}, metrics ${metrics.url}/metrics${telemetry.tracing.enabled ? ', tracing on' : ''})`);
-  await untilShutdown('pidbox worker', { waitsFor: `running invocations get up to ${config.shutdownGraceMs} ms to finish` });
+  await shutdown;
   await worker.close();
   await metrics.close();
   await telemetry.tracing.shutdown();

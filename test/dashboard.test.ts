@@ -208,6 +208,32 @@ describe('dashboard', { timeout: 180_000 }, () => {
     }
   });
 
+  test('a failed invocation is retried from its page: the new one opens, linked both ways', async () => {
+    const id = await invokeAsync(open(), 'fails-with-its-request', 'again');
+    await waitFor('it to fail', async () => (await record(open(), id)).status === 'failed', 20_000);
+    await withPage(browser!, async ({ page, problems }) => {
+      await page.goto(`${open().url}/ui/invocations/${id}`);
+      await page.locator('#record[data-status="failed"]').waitFor();
+      await Promise.all([page.waitForURL((url) => !url.pathname.endsWith(id)), page.locator('form[action$="/retry"] button').click()]);
+      const retry = decodeURIComponent(new URL(page.url()).pathname.split('/').pop()!);
+      assert.notEqual(retry, id);
+      assert.equal((await record(open(), retry)).retryOf, id);
+      await page.locator(`a[href="/ui/invocations/${id}"]`, { hasText: id }).waitFor();
+      await page.locator('#record[data-status="failed"]').waitFor();
+      // The old one's page links the new one, and a succeeded one offers no retry.
+      await page.goto(`${open().url}/ui/invocations/${id}`);
+      await page.locator(`a[href="/ui/invocations/${retry}"]`, { hasText: retry }).waitFor();
+      assert.deepEqual(problems, []);
+    });
+    const succeeded = await invokeAsync(open(), 'returns-value');
+    await waitFor('it to succeed', async () => (await record(open(), succeeded)).status === 'succeeded', 20_000);
+    await withPage(browser!, async ({ page }) => {
+      await page.goto(`${open().url}/ui/invocations/${succeeded}`);
+      await page.locator('#record[data-status="succeeded"]').waitFor();
+      assert.equal(await page.locator('form[action$="/retry"]').count(), 0);
+    });
+  });
+
   test('a signal sent from the page reaches the function', async () => {
     const id = await invokeAsync(open(), 'waits-for-a-signal');
     try {

@@ -14,16 +14,13 @@ import type { BusReply } from '../../contracts/bus-message.js';
 import { parseIndexEntry } from '../../redis/invocation-index.js';
 import { readInvocationPage } from '../../redis/invocation-list.js';
 import { isValidFunctionName } from '../../registry/function-registry.js';
+import { errorResponses, KEYED_ERRORS } from '../api-schemas.js';
 import type { GatewayDeps, GatewayEnv } from '../gateway-deps.js';
 import type { WorkerRequestBody } from '../worker-requests.js';
 
 /** How long a request waits for the worker running the invocation to answer. */
 const WORKER_REPLY_TIMEOUT_MS = 3000;
 
-const ErrorSchema = z
-  .object({ error: z.object({ code: z.string(), message: z.string() }) })
-  .meta({ id: 'Error' });
-const errorResponse = (description: string) => ({ content: { 'application/json': { schema: ErrorSchema } }, description });
 
 const IdParamsSchema = z.object({
   // A UUID; anything else (a `:` could reach another key) is simply not found.
@@ -33,6 +30,7 @@ const IdParamsSchema = z.object({
 const listRoute = createRoute({
   method: 'get',
   path: '/invocations',
+  tags: ['invocations'],
   summary: 'Recent invocations, newest first',
   description:
     'One page of the recent invocations, filtered by function and/or status (the status they are in now). ' +
@@ -40,27 +38,27 @@ const listRoute = createRoute({
   request: { query: InvocationListQuerySchema },
   responses: {
     200: { content: { 'application/json': { schema: InvocationListSchema } }, description: 'A page of summaries.' },
-    400: errorResponse('INVALID_REQUEST: a parameter is not valid (the message names it).'),
+    ...errorResponses('INVALID_REQUEST', ...KEYED_ERRORS),
   },
 });
 
 const processesRoute = createRoute({
   method: 'get',
   path: '/invocations/{id}/processes',
+  tags: ['invocations'],
   summary: "A running invocation's process tree",
   description: "Every process of the invocation's sandbox now, as its worker reads them from /proc; pids as seen inside the sandbox.",
   request: { params: IdParamsSchema },
   responses: {
     200: { content: { 'application/json': { schema: ProcessListSchema } }, description: 'The processes, by pid.' },
-    404: errorResponse('INVOCATION_NOT_FOUND'),
-    409: errorResponse('INVOCATION_NOT_RUNNING: queued, or finished.'),
-    502: errorResponse('WORKER_LOST: no worker answered for the invocation.'),
+    ...errorResponses('INVOCATION_NOT_FOUND', 'INVOCATION_NOT_RUNNING', 'WORKER_LOST', ...KEYED_ERRORS),
   },
 });
 
 const signalRoute = createRoute({
   method: 'post',
   path: '/invocations/{id}/signal',
+  tags: ['invocations'],
   summary: "Sends a signal to a running invocation's function",
   description: `The sandbox's init forwards it to the function's process group, as it forwards the signals it receives. Allowed: ${FORWARDED_SIGNALS.join(', ')}.`,
   request: {
@@ -69,10 +67,7 @@ const signalRoute = createRoute({
   },
   responses: {
     202: { content: { 'application/json': { schema: SignalAcceptedSchema } }, description: "Handed to the sandbox's init." },
-    400: errorResponse('INVALID_SIGNAL: not a signal the init forwards (SIGKILL, SIGSTOP, unknown names).'),
-    404: errorResponse('INVOCATION_NOT_FOUND'),
-    409: errorResponse('INVOCATION_NOT_RUNNING: queued, finished, or its function has not started yet.'),
-    502: errorResponse('WORKER_LOST: no worker answered for the invocation.'),
+    ...errorResponses('INVALID_REQUEST', 'INVALID_SIGNAL', 'INVOCATION_NOT_FOUND', 'INVOCATION_NOT_RUNNING', 'WORKER_LOST', ...KEYED_ERRORS),
   },
 });
 

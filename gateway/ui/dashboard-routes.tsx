@@ -1,6 +1,6 @@
 // The dashboard at /ui: pages rendered on the server from the gateway's own API (gateway-api.ts),
 // fragments the page's script swaps in while an invocation or a batch runs, a log followed live,
-// and forms that invoke, signal and cancel. Two parts, mounted apart by createApp: `entry` comes
+// and forms that invoke, signal, cancel and retry. Two parts, mounted apart by createApp: `entry` comes
 // before the API key check (the login form, the static files, the key from the cookie for what
 // follows: ui-session.ts); `pages` after it, so every page is refused without a key like any route.
 import { context } from '@opentelemetry/api';
@@ -150,6 +150,14 @@ export function createDashboard(deps: Pick<GatewayDeps, 'gatewayConfig'>, reques
     const send = () => apiOf(c).send(`/invocations/${id}/signal`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ signal }) });
     return act(c, id, send, `sent=${encodeURIComponent(signal)}`, 'This gateway cannot send a signal to an invocation (no POST /invocations/{id}/signal).');
   });
+  // A new invocation with the same request: its page, or this one's with the API's refusal.
+  pages.post('/ui/invocations/:id/retry', async (c) => {
+    const id = c.req.param('id');
+    if (!ID.test(id)) return c.notFound();
+    const answer = await readAnswer<{ id: string }>(await apiOf(c).send(`/invocations/${id}/retry`, { method: 'POST' }));
+    if (answer.ok) return c.redirect(`/ui/invocations/${encodeURIComponent(answer.data.id)}`, 303);
+    return refused(c, id, answer);
+  });
   pages.post('/ui/invocations/:id/cancel', (c) => {
     const id = c.req.param('id');
     return act(c, id, () => apiOf(c).send(`/invocations/${id}`, { method: 'DELETE' }), 'cancelled=1');
@@ -174,6 +182,11 @@ export function createDashboard(deps: Pick<GatewayDeps, 'gatewayConfig'>, reques
     if (!ID.test(id)) return c.notFound();
     const answer = await readAnswer(await send());
     if (answer.ok) return c.redirect(`/ui/invocations/${id}?${done}`, 303);
+    return refused(c, id, answer, missing);
+  }
+
+  /** The invocation's page with the API's refusal of what its form asked. */
+  async function refused(c: Context, id: string, answer: { code: string; message: string; status: number }, missing?: string): Promise<Response> {
     const api = apiOf(c);
     const view = await readInvocation(api, id, traceUrl);
     if (!view.ok) return page(c, <MessagePage frame={frame} title="Invocation" code={answer.code} message={answer.message} />, answer.status);

@@ -468,7 +468,15 @@ class SandboxHandle implements Sandbox {
   private settleReady(): void {
     if (!this.initReady || !this.joined || this.readyAt) return;
     this.readyAt = performance.now();
-    const usage = this.cgroup.usage();
+    let usage: CgroupUsage;
+    try {
+      usage = this.cgroup.usage();
+    } catch (error) {
+      // Its cgroup went as it became ready (the worker is closing it, or its host): it never is.
+      this.rejectReady(new PidboxError('SANDBOX_SPAWN_FAILED', `the sandbox's cgroup could not be read: ${(error as Error).message}`, error));
+      this.kill('SIGKILL');
+      return;
+    }
     this.initUsage = { memoryBytes: usage.memoryBytes, tasks: usage.tasks };
     this.resolveReady();
   }

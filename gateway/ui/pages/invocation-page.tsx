@@ -34,6 +34,11 @@ export function InvocationPage(props: { frame: PageFrame; view: InvocationView; 
       </h1>
       {props.notice}
       {!isFinal(record) && <Actions path={path} />}
+      {isFinal(record) && record.status !== 'succeeded' && (
+        <form class="inline" method="post" action={`${path}/retry`}>
+          <button class="quiet" type="submit">Retry</button>
+        </form>
+      )}
       <RecordSection view={props.view} />
       <h2>Log</h2>
       {isFinal(record)
@@ -109,6 +114,18 @@ export function RecordSection(props: { view: InvocationView }) {
               {record.sandbox.memoryPeakBytes !== null && `, memory peak ${formatBytes(record.sandbox.memoryPeakBytes)}`}
               {record.sandbox.prestarted !== null && (record.sandbox.prestarted ? ', pre-started' : ', cold start')}
             </dd>
+          </>
+        )}
+        {record.retryOf && (
+          <>
+            <dt>Retry of</dt>
+            <dd><a class="mono" href={`/ui/invocations/${encodeURIComponent(record.retryOf)}`}>{record.retryOf}</a></dd>
+          </>
+        )}
+        {record.retriedBy && (
+          <>
+            <dt>Retried by</dt>
+            <dd><a class="mono" href={`/ui/invocations/${encodeURIComponent(record.retriedBy)}`}>{record.retriedBy}</a></dd>
           </>
         )}
         {record.batchId && (
