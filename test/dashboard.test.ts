@@ -1,9 +1,6 @@
 // The dashboard in a real headless Chromium, against a real gateway, worker and redis-server: pages,
 // forms, a log followed live, batches, a trace link, escaping of what functions write, the login of a
-// gateway with API keys, and Bull Board. The list, a sandbox's processes and signals come from routes
-// a gateway may not have yet (notes/shared-api.md): whether it has them is asked at run time; the
-// tests of what they show are `todo` without them, and the page's plain notice in their place is
-// tested instead.
+// gateway with API keys, the recent list, a sandbox's processes, signals, retries, and Bull Board.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Locator, Page } from 'playwright-core';

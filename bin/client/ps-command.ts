@@ -1,33 +1,11 @@
 // `pidbox ps`: recent invocations, newest first (GET /invocations); `pidbox ps ID`: the processes of
 // a running invocation, as its sandbox sees them (GET /invocations/{id}/processes: the init is pid 1).
+import type { InvocationSummary } from '../../contracts/invocation-list.js';
+import type { SandboxProcess } from '../../contracts/process-list.js';
 import { booleanValue, integerValue, stringValue, type Command } from '../command-line.js';
 import { gatewayClient, segment } from './gateway-client.js';
 import { formatTable } from './text-table.js';
 import { formatAge, formatBytes, formatDuration } from './units.js';
-
-/** One row of GET /invocations (shared-api.md). */
-interface InvocationSummary {
-  id: string;
-  function: string;
-  status: string;
-  attempts: number;
-  maxAttempts: number;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  timings: { queuedMs: number | null; startMs: number | null; runMs: number | null };
-  error: { code: string; message: string } | null;
-  batchId: string | null;
-}
-
-interface ProcessRow {
-  pid: number;
-  ppid: number;
-  state: string;
-  command: string;
-  rssBytes: number;
-  cpuMs: number;
-}
 
 export const psCommand: Command = {
   name: 'ps',
@@ -46,7 +24,7 @@ export const psCommand: Command = {
     const json = booleanValue(args, 'json');
     const id = args.positionals[0];
     if (id !== undefined) {
-      const { body } = await client.json<{ processes: ProcessRow[]; truncated: boolean }>('GET', `/invocations/${segment(id)}/processes`);
+      const { body } = await client.json<{ processes: SandboxProcess[]; truncated: boolean }>('GET', `/invocations/${segment(id)}/processes`);
       io.stdout.write(json ? `${JSON.stringify(body, null, 2)}\n` : `${formatTable(
         ['PID', 'PPID', 'STATE', 'RSS', 'CPU', 'COMMAND'],
         body.processes.map((p) => [String(p.pid), String(p.ppid), p.state, formatBytes(p.rssBytes), formatDuration(p.cpuMs), p.command]),

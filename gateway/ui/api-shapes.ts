@@ -1,7 +1,6 @@
-// The answers of the API routes the dashboard reads, as the API documents them (README, "HTTP API";
-// the list and processes routes: notes/shared-api.md). Records and batches are the contracts' own.
+// The answers of the API routes the dashboard reads, as the API documents them (README, "HTTP API").
+// Records, batches, lists and process lists are the contracts' own.
 import type { InvocationStatus } from '../../contracts/invocation.js';
-import type { InvocationRecord } from '../../contracts/invocation-record.js';
 
 export type { BatchRecord, InvocationRecord } from '../../contracts/invocation-record.js';
 
@@ -15,28 +14,9 @@ export interface FunctionList {
   problems: Array<{ name: string; code: string; message: string }>;
 }
 
-/** One invocation of GET /invocations: the record's fields of these names. */
-export type InvocationSummary = Pick<
-  InvocationRecord,
-  'id' | 'function' | 'status' | 'attempts' | 'maxAttempts' | 'createdAt' | 'startedAt' | 'finishedAt' | 'timings' | 'error' | 'batchId'
->;
-
-/** GET /invocations, newest first. */
-export interface InvocationList {
-  invocations: InvocationSummary[];
-  nextCursor: string | null;
-}
-
+export type { InvocationList, InvocationSummary } from '../../contracts/invocation-list.js';
 /** One process of GET /invocations/{id}/processes; pids as seen in the sandbox (its init is 1). */
-export interface ProcessInfo {
-  pid: number;
-  ppid: number;
-  /** The /proc state letter. */
-  state: string;
-  command: string;
-  rssBytes: number;
-  cpuMs: number;
-}
+export type { SandboxProcess as ProcessInfo } from '../../contracts/process-list.js';
 
 export const STATUSES: readonly InvocationStatus[] = ['queued', 'running', 'succeeded', 'failed', 'timed_out', 'cancelled'];
 
