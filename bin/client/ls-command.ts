@@ -1,18 +1,10 @@
 // `pidbox ls` (GET /functions): the functions the gateway serves, a row each; the folders that fail to
 // load (an invalid function.json…) are said on standard error.
+import type { FunctionList } from '../../contracts/function-list.js';
 import { booleanValue, type Command } from '../command-line.js';
 import { gatewayClient } from './gateway-client.js';
 import { formatTable } from './text-table.js';
 import { formatDuration } from './units.js';
-
-interface FunctionList {
-  functions: Array<{
-    name: string;
-    runtime: string;
-    settings: { timeoutMs: number; retries: number; concurrency: number | null; network: string; contentType: string; env: string[] };
-  }>;
-  problems: Array<{ name: string; code: string; message: string }>;
-}
 
 export const lsCommand: Command = {
   name: 'ls',

@@ -1,37 +1,10 @@
 // GET /functions: what this gateway serves, with each function's settings (the names of its
 // environment variables, not their values: they may be secrets).
 import { OpenAPIHono, createRoute } from '@hono/zod-openapi';
-import { z } from 'zod';
-import { FunctionConfigFile } from '../../contracts/function-config.js';
+import { FunctionList } from '../../contracts/function-list.js';
 import { errorResponses, KEYED_ERRORS } from '../api-schemas.js';
 import type { GatewayDeps, GatewayEnv } from '../gateway-deps.js';
 import { rejectInvalidRequest } from '../request-validation.js';
-
-const { timeoutMs, retries, concurrency, network, contentType } = FunctionConfigFile.shape;
-
-const FunctionList = z
-  .object({
-    functions: z.array(
-      z.object({
-        name: z.string(),
-        runtime: z.enum(['node', 'exec']),
-        settings: z
-          .object({
-            timeoutMs: timeoutMs.unwrap(),
-            retries: retries.unwrap(),
-            concurrency: concurrency.unwrap(),
-            network: network.unwrap(),
-            contentType: contentType.unwrap(),
-            env: z.array(z.string()).meta({ description: 'The names of its environment variables (never their values).' }),
-          })
-          .meta({ description: 'Its function.json, defaults applied.' }),
-      }),
-    ),
-    problems: z
-      .array(z.object({ name: z.string(), code: z.string(), message: z.string() }))
-      .meta({ description: 'Folders that do not load as functions, and why (INVALID_FUNCTION_CONFIG, …).' }),
-  })
-  .meta({ id: 'FunctionList' });
 
 const listFunctions = createRoute({
   method: 'get',

@@ -5,14 +5,7 @@ import type { InvocationStatus } from '../../contracts/invocation.js';
 export type { BatchRecord, InvocationRecord } from '../../contracts/invocation-record.js';
 
 /** GET /functions. */
-export interface FunctionList {
-  functions: Array<{
-    name: string;
-    runtime: string;
-    settings: { timeoutMs: number; retries: number; concurrency: number | null; network: string; contentType: string; env: string[] };
-  }>;
-  problems: Array<{ name: string; code: string; message: string }>;
-}
+export type { FunctionList } from '../../contracts/function-list.js';
 
 export type { InvocationList, InvocationSummary } from '../../contracts/invocation-list.js';
 /** One process of GET /invocations/{id}/processes; pids as seen in the sandbox (its init is 1). */
